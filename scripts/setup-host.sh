@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# Prepare a Debian 12 / Ubuntu host (as root) to run warren, and optionally its tests.
+#
+#   scripts/setup-host.sh                   # runtime needs: runc, iptables, CRIU >= 4, userns, overlay
+#   scripts/setup-host.sh --with-test-deps  # also: docker-registry, skopeo, umoci, debootstrap, ...
+#
+# Options / environment:
+#   --with-test-deps  | WARREN_TEST_DEPS=1   also install what the test suite needs
+#   --skip-criu       | WARREN_SKIP_CRIU=1   do not check for / build CRIU
+#   WARREN_CACHE_DIR (default /var/cache/warren)  where the CRIU source and built binary are kept
+#
+# Idempotent: a second run finds everything in place and finishes in a few seconds.
+# CRIU: a distro `criu` is used when it is >= 4 and `criu check` passes. Otherwise CRIU is built
+# from Debian trixie's source package (criu_X.orig.tar.xz fetched through apt from a temporary
+# deb-src entry, removed again afterwards) and installed to /usr/local/sbin/criu.
+set -euo pipefail
+
+WITH_TEST_DEPS="${WARREN_TEST_DEPS:-0}"
+SKIP_CRIU="${WARREN_SKIP_CRIU:-0}"
+CACHE_DIR="${WARREN_CACHE_DIR:-/var/cache/warren}"
+CRIU_MIN_MAJOR=4
+CRIU_SRC_SUITE=trixie
+CRIU_SOURCES_FILE=/etc/apt/sources.list.d/warren-criu-src.sources
+
+for arg in "$@"; do
+    case "$arg" in
+        --with-test-deps) WITH_TEST_DEPS=1 ;;
+        --skip-criu) SKIP_CRIU=1 ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "setup-host.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+export DEBIAN_FRONTEND=noninteractive
+log() { echo "==> $*"; }
+warn() { echo "==> WARNING: $*" >&2; }
+die() { echo "==> ERROR: $*" >&2; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "must run as root (try: sudo $0 $*)"
+command -v apt-get >/dev/null || die "apt-get not found: this script supports Debian 12 / Ubuntu hosts"
+
+started=$SECONDS
+
+# --- packages ---------------------------------------------------------------------------------
+
+RUNTIME_PKGS=(runc iptables uidmap e2fsprogs ca-certificates util-linux kmod procps)
+TEST_PKGS=(docker-registry skopeo umoci debootstrap busybox-static jq curl python3 xz-utils zstd)
+CRIU_BUILD_PKGS=(build-essential pkg-config xz-utils dpkg-dev
+    protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev protobuf-compiler libnl-3-dev
+    libnet1-dev libcap-dev libaio-dev libbsd-dev python3-protobuf libgnutls28-dev
+    libnftables-dev uuid-dev)
+
+APT_UPDATED=0
+apt_update() {
+    # Once per run at most; callers only get here when something has to be installed.
+    if [[ $APT_UPDATED -eq 0 ]]; then
+        log "apt-get update"
+        apt-get update -qq || die "apt-get update failed"
+        APT_UPDATED=1
+    fi
+}
+
+missing_pkgs() {
+    local p status
+    for p in "$@"; do
+        status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+        [[ "$status" == installed ]] || echo "$p"
+    done
+}
+
+ensure_pkgs() {
+    local missing
+    mapfile -t missing < <(missing_pkgs "$@")
+    if [[ ${#missing[@]} -eq 0 ]]; then
+        return 0
+    fi
+    apt_update
+    log "installing ${missing[*]}"
+    local aptlog
+    aptlog=$(mktemp)
+    if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$aptlog" 2>&1; then
+        tail -n 30 "$aptlog" >&2
+        rm -f "$aptlog"
+        die "apt-get install ${missing[*]} failed"
+    fi
+    rm -f "$aptlog"
+}
+
+log "checking runtime packages"
+ensure_pkgs "${RUNTIME_PKGS[@]}"
+if [[ "$WITH_TEST_DEPS" == 1 ]]; then
+    log "checking test packages"
+    ensure_pkgs "${TEST_PKGS[@]}"
+fi
+
+# --- CRIU ---------------------------------------------------------------------------------------
+
+# Prints the major version of the criu binary $1, or nothing.
+criu_major() {
+    "$1" --version 2>/dev/null | sed -n 's/^Version: *\([0-9]\+\)\..*/\1/p' | head -n1
+}
+
+criu_ok() {
+    local bin=$1 major
+    [[ -x "$bin" ]] || return 1
+    major=$(criu_major "$bin")
+    [[ -n "$major" && "$major" -ge $CRIU_MIN_MAJOR ]] || return 1
+    "$bin" check >/dev/null 2>&1
+}
+
+remove_criu_src_entry() {
+    if [[ -e "$CRIU_SOURCES_FILE" ]]; then
+        rm -f "$CRIU_SOURCES_FILE"
+        # Drop the trixie source index again so apt state is as we found it.
+        apt-get update -qq >/dev/null 2>&1 || warn "apt-get update after removing $CRIU_SOURCES_FILE failed"
+    fi
+}
+
+# Fetches the newest CRIU orig tarball from Debian's $CRIU_SRC_SUITE through apt (the mirror
+# configured on this host, signature- and checksum-verified by apt) into $1; prints its path.
+fetch_criu_source() {
+    local dir=$1 uri mirror tarball
+    # Reuse the host's configured Debian mirror rather than hard-coding one.
+    uri=$(grep -rhoE '^(URIs:|deb) *\[?[^ ]*\]? *https?://[^ ]*debian/?( |$)' \
+            /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null \
+            | grep -oE 'https?://[^ ]+' | grep -v security | head -n1 || true)
+    mirror=${uri:-http://deb.debian.org/debian}
+    [[ -e /usr/share/keyrings/debian-archive-keyring.gpg ]] || ensure_pkgs debian-archive-keyring
+    cat >"$CRIU_SOURCES_FILE" <<EOF
+# Temporary entry added by warren's scripts/setup-host.sh to fetch CRIU's source; removed again.
+Types: deb-src
+URIs: ${mirror%/}
+Suites: $CRIU_SRC_SUITE
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+    trap remove_criu_src_entry EXIT
+    log "fetching CRIU source from $CRIU_SRC_SUITE ($mirror)" >&2
+    apt-get update -qq >/dev/null 2>&1 || die "apt-get update with $CRIU_SOURCES_FILE failed"
+    # The .dsc and debian.tar.xz may 404 on some mirrors/snapshots; only the orig tarball is needed,
+    # and apt still downloads (and verifies) it, so ignore apt-get's exit status and check the file.
+    (cd "$dir" && apt-get source --download-only -qq criu >/dev/null 2>&1) || true
+    remove_criu_src_entry
+    trap - EXIT
+    tarball=$(find "$dir" -maxdepth 1 -name 'criu_*.orig.tar.*' | sort -V | tail -n1)
+    [[ -n "$tarball" ]] || die "could not download criu_*.orig.tar.xz from Debian $CRIU_SRC_SUITE"
+    echo "$tarball"
+}
+
+build_criu() {
+    local src_cache="$CACHE_DIR/criu" tarball version build
+    mkdir -p "$src_cache"
+    tarball=$(find "$src_cache" -maxdepth 1 -name 'criu_*.orig.tar.*' | sort -V | tail -n1)
+    if [[ -z "$tarball" ]]; then
+        tarball=$(fetch_criu_source "$src_cache")
+    else
+        log "using cached CRIU source $tarball"
+    fi
+    version=$(basename "$tarball" | sed -E 's/^criu_(.*)\.orig\.tar\..*$/\1/')
+    build="$src_cache/criu-$version"
+    if [[ ! -x "$build/criu/criu" ]]; then
+        ensure_pkgs "${CRIU_BUILD_PKGS[@]}"
+        log "building CRIU $version (about 15-60 s)"
+        rm -rf "$build"
+        mkdir -p "$build"
+        tar -xf "$tarball" -C "$build" --strip-components=1
+        local t0=$SECONDS
+        make -C "$build" -j"$(nproc)" criu >"$src_cache/build.log" 2>&1 \
+            || { tail -n 40 "$src_cache/build.log" >&2; die "CRIU build failed (log: $src_cache/build.log)"; }
+        log "built CRIU $version in $((SECONDS - t0)) s"
+    else
+        log "using cached CRIU build $build/criu/criu"
+        # The shared libraries it links against come with the -dev packages.
+        ensure_pkgs "${CRIU_BUILD_PKGS[@]}"
+    fi
+    install -D -m 0755 "$build/criu/criu" /usr/local/sbin/criu
+}
+
+if [[ "$SKIP_CRIU" == 1 ]]; then
+    log "skipping CRIU (--skip-criu)"
+else
+    existing=$(command -v criu || true)
+    if [[ -n "$existing" ]] && criu_ok "$existing"; then
+        log "CRIU ok: $existing $("$existing" --version | sed -n 's/^Version: *//p')"
+    elif criu_ok /usr/local/sbin/criu; then
+        log "CRIU ok: /usr/local/sbin/criu $(/usr/local/sbin/criu --version | sed -n 's/^Version: *//p')"
+        [[ -z "$existing" || "$existing" == /usr/local/sbin/criu ]] \
+            || warn "$existing (earlier in PATH) is older or broken; /usr/local/sbin should precede it"
+    else
+        if [[ -n "$existing" ]]; then
+            log "CRIU at $existing is missing, older than $CRIU_MIN_MAJOR, or fails 'criu check'; building"
+        else
+            log "CRIU not found; building from source"
+        fi
+        build_criu
+        if ! /usr/local/sbin/criu check >/dev/null 2>&1; then
+            /usr/local/sbin/criu check >&2 || true
+            die "/usr/local/sbin/criu check failed"
+        fi
+        log "CRIU ok: /usr/local/sbin/criu $(/usr/local/sbin/criu --version | sed -n 's/^Version: *//p')"
+    fi
+fi
+
+# --- kernel features ------------------------------------------------------------------------------
+
+SYSCTL_CONF=/etc/sysctl.d/90-warren.conf
+persist_sysctl() {
+    local key=$1 value=$2
+    touch "$SYSCTL_CONF"
+    sed -i "/^${key//./\\.} *=/d" "$SYSCTL_CONF"
+    echo "$key = $value" >>"$SYSCTL_CONF"
+}
+
+if [[ -e /proc/sys/kernel/unprivileged_userns_clone ]] \
+        && [[ $(cat /proc/sys/kernel/unprivileged_userns_clone) == 0 ]]; then
+    log "enabling kernel.unprivileged_userns_clone"
+    echo 1 >/proc/sys/kernel/unprivileged_userns_clone || die "cannot enable unprivileged_userns_clone"
+    persist_sysctl kernel.unprivileged_userns_clone 1
+fi
+if [[ -e /proc/sys/user/max_user_namespaces ]] \
+        && [[ $(cat /proc/sys/user/max_user_namespaces) -lt 1000 ]]; then
+    log "raising user.max_user_namespaces to 15000"
+    echo 15000 >/proc/sys/user/max_user_namespaces || die "cannot set user.max_user_namespaces"
+    persist_sysctl user.max_user_namespaces 15000
+fi
+if ! unshare -U true 2>/dev/null; then
+    die "cannot create a user namespace (unshare -U true failed); check kernel config and sysctls"
+fi
+
+if ! grep -qw overlay /proc/filesystems; then
+    log "loading overlay module"
+    modprobe overlay 2>/dev/null || true
+    grep -qw overlay /proc/filesystems || die "overlayfs is not available (modprobe overlay failed)"
+fi
+
+if [[ ! -d /sys/fs/cgroup/memory && ! -e /sys/fs/cgroup/cgroup.controllers ]]; then
+    warn "no cgroup memory controller found under /sys/fs/cgroup"
+fi
+
+log "host ready in $((SECONDS - started)) s (test deps: $([[ $WITH_TEST_DEPS == 1 ]] && echo yes || echo no))"
