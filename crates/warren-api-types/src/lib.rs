@@ -1,1 +1,26 @@
-//! placeholder
+//! Request and response types of warren's REST API (`/v1`).
+//!
+//! This crate is the contract between the daemon and every client (the CLI,
+//! `warren-client`, the SDKs, the web UI). It holds plain serde types and
+//! nothing else: no HTTP, no I/O. Requests use `deny_unknown_fields` so a
+//! misspelt field fails loudly instead of being ignored.
+#![forbid(unsafe_code)]
+
+mod error;
+mod exec;
+mod image;
+mod sandbox;
+
+pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use exec::{ExecRequest, ExecResponse};
+pub use image::{Image, ImageConfig, ImageList, PullEvent, PullRequest};
+pub use sandbox::{CreateSandboxRequest, Sandbox, SandboxList, SandboxState};
+
+/// `GET /healthz` response.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Health {
+    /// Always `"ok"` when the daemon answers.
+    pub status: String,
+    /// The daemon's version (the `warren` crate version).
+    pub version: String,
+}

@@ -1,1 +1,109 @@
-//! placeholder
+//! warren's domain layer: sandboxes, their states and operations, API keys,
+//! and the reconciler that makes the store agree with the runtime.
+//!
+//! [`Core`] is the one object the front doors (REST, CLI-in-process, MCP)
+//! call. It owns no HTTP and no SQL: it talks to a [`warren_store::Store`],
+//! a [`warren_images::ImageStore`] and a [`warren_runtime::Runtime`].
+//!
+//! A create goes: validate → resolve the image (pull if absent) → record the
+//! sandbox as `creating` → runtime creates it and waits for its agent →
+//! record `running`. Any failure after the record exists undoes the runtime
+//! side and removes the record, with an event saying why.
+#![forbid(unsafe_code)]
+
+mod auth;
+mod clock;
+mod error;
+mod exec;
+mod files;
+mod ids;
+mod images;
+mod locks;
+mod reconcile;
+mod sandbox;
+mod validate;
+
+use std::sync::Arc;
+
+pub use auth::{ApiKey, Principal};
+pub use error::{CoreError, ErrorKind};
+pub use exec::{ExecInput, ExecOutput, MAX_OUTPUT};
+pub use files::MAX_FILE_BYTES;
+pub use reconcile::ReconcileReport;
+pub use sandbox::{CreateSandbox, MAX_PAGE, Sandbox, SandboxSpec};
+pub use warren_images::{
+    Credentials, Image, ImageConfig, NoProgress, PullEvent, PullOptions, PullProgress,
+};
+pub use warren_store::SandboxState;
+
+use warren_images::ImageStore;
+use warren_runtime::Runtime;
+use warren_store::Store;
+
+/// Defaults applied when a create request leaves a field out.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    /// CPU cores.
+    pub cpu: f64,
+    /// Memory limit in MiB.
+    pub memory_mb: u64,
+    /// Process limit.
+    pub pids_limit: u32,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            cpu: 1.0,
+            memory_mb: 512,
+            pids_limit: 1024,
+        }
+    }
+}
+
+/// The domain service. Cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    images: ImageStore,
+    runtime: Arc<dyn Runtime>,
+    defaults: Defaults,
+    locks: locks::SandboxLocks,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("defaults", &self.inner.defaults)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    /// Assemble the domain service from its backends.
+    pub fn new(
+        store: Arc<dyn Store>,
+        images: ImageStore,
+        runtime: Arc<dyn Runtime>,
+        defaults: Defaults,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                images,
+                runtime,
+                defaults,
+                locks: locks::SandboxLocks::default(),
+            }),
+        }
+    }
+
+    /// The image store, for the image routes.
+    pub fn images(&self) -> &ImageStore {
+        &self.inner.images
+    }
+}

@@ -1,1 +1,91 @@
-//! placeholder
+//! warren's durable state: sandboxes, API keys and events.
+//!
+//! [`Store`] is the trait the domain layer (`warren-core`) talks to; it knows
+//! nothing of SQL. [`SqliteStore`] is the embedded default (one file,
+//! `warren.db`, WAL journal, `synchronous=FULL` so an acknowledged write
+//! survives a crash). A PostgreSQL backend will implement the same trait.
+//!
+//! Migrations are SQL files compiled into the binary and applied in order at
+//! open, each in its own transaction, recorded in `warren_migrations`.
+#![forbid(unsafe_code)]
+
+mod error;
+mod migrate;
+mod model;
+mod sqlite;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use error::StoreError;
+pub use model::{ApiKeyRecord, EventRecord, NewEvent, SandboxRecord, SandboxState, Transition};
+pub use sqlite::SqliteStore;
+
+/// A boxed future, so [`Store`] can be used as `dyn Store`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Everything warren persists, behind one trait so backends can be swapped.
+pub trait Store: Send + Sync + 'static {
+    /// Insert a new sandbox (its `seq` is assigned) and record `event` in the same transaction.
+    fn insert_sandbox<'a>(
+        &'a self,
+        sandbox: &'a SandboxRecord,
+        event: &'a NewEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// One sandbox by id.
+    fn get_sandbox<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SandboxRecord>, StoreError>>;
+
+    /// Sandboxes in creation order, starting after the one with `seq == after`.
+    fn list_sandboxes(
+        &self,
+        after: Option<i64>,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<SandboxRecord>, StoreError>>;
+
+    /// Move a sandbox to a new state and record the event atomically. Fails
+    /// with [`StoreError::StateConflict`] when the current state is not `from`.
+    fn transition<'a>(
+        &'a self,
+        transition: &'a Transition,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Remove a sandbox's row and record `event` in the same transaction.
+    fn delete_sandbox<'a>(
+        &'a self,
+        id: &'a str,
+        event: &'a NewEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// How many sandboxes use the image with this manifest digest.
+    fn count_sandboxes_with_image<'a>(
+        &'a self,
+        digest: &'a str,
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
+
+    /// Record an event that is not tied to a state change.
+    fn append_event<'a>(&'a self, event: &'a NewEvent) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Events, newest last, optionally for one sandbox.
+    fn list_events<'a>(
+        &'a self,
+        sandbox_id: Option<&'a str>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<EventRecord>, StoreError>>;
+
+    /// Store a new API key (hash only).
+    fn insert_api_key<'a>(&'a self, key: &'a ApiKeyRecord)
+    -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The unrevoked key with this hash, if any.
+    fn find_api_key<'a>(
+        &'a self,
+        hash: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ApiKeyRecord>, StoreError>>;
+
+    /// Number of API keys ever created (revoked included).
+    fn count_api_keys(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
+}

@@ -1,0 +1,45 @@
+//! Running a command in a sandbox and waiting for it: `POST /v1/sandboxes/{id}/exec`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Run one command to completion and return its output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecRequest {
+    /// Program and arguments, e.g. `["python3", "-c", "print(6*7)"]`. Not run
+    /// through a shell; use `["sh", "-c", "..."]` for shell syntax.
+    pub cmd: Vec<String>,
+    /// Extra environment variables; they override the sandbox's.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Working directory inside the sandbox; defaults to the image's WorkingDir.
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// User to run as (name or uid); defaults to the image's User.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Seconds before the command is killed (1..=86400, default 60).
+    #[serde(default)]
+    pub timeout_s: Option<u64>,
+}
+
+/// Output of a finished command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecResponse {
+    /// Exit status; `-1` when it was killed by a signal (see `signal`).
+    pub exit_code: i32,
+    /// Everything the command wrote to stdout (UTF-8, invalid bytes replaced).
+    pub stdout: String,
+    /// Everything the command wrote to stderr (UTF-8, invalid bytes replaced).
+    pub stderr: String,
+    /// True when output went past the limit and was cut; the command still ran to the end.
+    #[serde(default)]
+    pub truncated: bool,
+    /// True when the command was killed because `timeout_s` passed.
+    #[serde(default)]
+    pub timed_out: bool,
+    /// Wall-clock duration in milliseconds.
+    pub duration_ms: u64,
+}

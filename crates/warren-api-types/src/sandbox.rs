@@ -1,0 +1,120 @@
+//! Sandboxes: `/v1/sandboxes`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// `POST /v1/sandboxes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSandboxRequest {
+    /// Image reference or digest; pulled first if it is not local.
+    pub image: String,
+    /// Main process to run (replaces the image's Entrypoint + Cmd). The
+    /// sandbox stays up when it exits; commands run through exec.
+    #[serde(default)]
+    pub cmd: Option<Vec<String>>,
+    /// Environment added to the image's.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// CPU cores (0.1..=64, default 1.0).
+    #[serde(default)]
+    pub cpu: Option<f64>,
+    /// Memory limit in MiB (16..=1048576, default 512).
+    #[serde(default)]
+    pub memory_mb: Option<u64>,
+    /// Process limit (16..=65536, default 1024).
+    #[serde(default)]
+    pub pids_limit: Option<u32>,
+    /// Labels for filtering: keys and values of 1-63 characters.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A sandbox's lifecycle state (see ARCHITECTURE.md "Sandbox states").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SandboxState {
+    /// Being created.
+    Creating,
+    /// Processes running.
+    Running,
+    /// Frozen in place; memory kept in RAM.
+    Paused,
+    /// Memory written to disk and released.
+    Hibernated,
+    /// Processes gone, filesystem kept.
+    Stopped,
+    /// Moved to object storage.
+    Archived,
+    /// Being deleted.
+    Deleting,
+    /// Broken; `error` says why. Delete always works.
+    Error,
+}
+
+impl SandboxState {
+    /// Wire name, e.g. `"running"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Creating => "creating",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Hibernated => "hibernated",
+            Self::Stopped => "stopped",
+            Self::Archived => "archived",
+            Self::Deleting => "deleting",
+            Self::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for SandboxState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A sandbox as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sandbox {
+    /// Identifier, e.g. `sb-3f9k2x7m`.
+    pub id: String,
+    /// Current state.
+    pub state: SandboxState,
+    /// The image reference it was created from.
+    pub image: String,
+    /// The image's manifest digest.
+    pub image_digest: String,
+    /// Main process, if any.
+    pub cmd: Option<Vec<String>>,
+    /// Environment given at creation (not the image's).
+    pub env: BTreeMap<String, String>,
+    /// CPU cores.
+    pub cpu: f64,
+    /// Memory limit in MiB.
+    pub memory_mb: u64,
+    /// Process limit.
+    pub pids_limit: u32,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Why the sandbox is in `error`, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Creation time (RFC 3339).
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last state change (RFC 3339).
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// `GET /v1/sandboxes`: one page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SandboxList {
+    /// Sandboxes on this page, oldest first.
+    pub items: Vec<Sandbox>,
+    /// Pass as `?cursor=` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}

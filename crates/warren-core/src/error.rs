@@ -1,0 +1,197 @@
+//! Domain errors and the kinds the front doors map to status codes.
+
+use warren_images::ErrorKind as ImageErrorKind;
+use warren_runtime::AgentError;
+use warren_runtime::RuntimeError;
+use warren_store::StoreError;
+
+use crate::SandboxState;
+
+/// What class of failure a [`CoreError`] is. REST maps it to a status and a
+/// stable code, the CLI to an exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Bad input from the caller.
+    InvalidInput,
+    /// Missing or wrong credentials.
+    Unauthorized,
+    /// No such sandbox.
+    SandboxNotFound,
+    /// No such image locally or in the registry.
+    ImageNotFound,
+    /// No such file or directory inside the sandbox.
+    FileNotFound,
+    /// Access denied inside the sandbox.
+    PermissionDenied,
+    /// The object is in a state that does not allow the operation.
+    Conflict,
+    /// A registry failed or refused.
+    Registry,
+    /// The sandbox's agent failed or could not be reached.
+    Agent,
+    /// Anything else: a bug or a host problem.
+    Internal,
+}
+
+/// Why a domain operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// A request field is invalid.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// The field at fault, e.g. `memory_mb`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The API key is missing, unknown or revoked.
+    #[error("missing or invalid API key")]
+    Unauthorized,
+    /// No sandbox has this id.
+    #[error("sandbox {id} not found")]
+    SandboxNotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// The sandbox's state does not allow the operation.
+    #[error("cannot {operation} sandbox {id}: it is {state}")]
+    WrongState {
+        /// Sandbox id.
+        id: String,
+        /// Its current state.
+        state: SandboxState,
+        /// What was attempted.
+        operation: &'static str,
+    },
+    /// The image is still used by sandboxes.
+    #[error("image {reference} is used by {count} sandbox(es); delete them first")]
+    ImageInUse {
+        /// Image reference.
+        reference: String,
+        /// Sandboxes using it.
+        count: u64,
+    },
+    /// No local image matches.
+    #[error("image {reference} not found")]
+    ImageNotFound {
+        /// What was asked for.
+        reference: String,
+    },
+    /// Pulling an image failed.
+    #[error("cannot pull image {reference}")]
+    Pull {
+        /// The reference.
+        reference: String,
+        /// The image store's error.
+        #[source]
+        source: warren_images::PullError,
+    },
+    /// Importing an image archive failed.
+    #[error("cannot import image archive")]
+    Import {
+        /// The image store's error.
+        #[source]
+        source: warren_images::ImportError,
+    },
+    /// Removing an image failed.
+    #[error("cannot remove image {reference}")]
+    RemoveImage {
+        /// The reference.
+        reference: String,
+        /// The image store's error.
+        #[source]
+        source: warren_images::RemoveError,
+    },
+    /// The image store failed (disk, unpacking).
+    #[error("image store failed")]
+    Images {
+        /// The image store's error.
+        #[source]
+        source: warren_images::StoreError,
+    },
+    /// The runtime could not create, inspect or delete a sandbox.
+    #[error("runtime failed for sandbox {id}")]
+    Runtime {
+        /// Sandbox id.
+        id: String,
+        /// The runtime's error.
+        #[source]
+        source: RuntimeError,
+    },
+    /// The agent inside a sandbox failed a call.
+    #[error("agent of sandbox {id} failed")]
+    Agent {
+        /// Sandbox id.
+        id: String,
+        /// The agent client's error.
+        #[source]
+        source: AgentError,
+    },
+    /// The agent reported a path problem inside the sandbox.
+    #[error("{path}: {message}")]
+    File {
+        /// The path inside the sandbox.
+        path: String,
+        /// The agent's message.
+        message: String,
+        /// Not found or permission denied or invalid.
+        kind: ErrorKind,
+    },
+    /// The database failed.
+    #[error("store failed")]
+    Store {
+        /// The store's error.
+        #[from]
+        #[source]
+        source: StoreError,
+    },
+}
+
+fn image_kind(kind: ImageErrorKind) -> ErrorKind {
+    match kind {
+        ImageErrorKind::InvalidReference | ImageErrorKind::Unsupported => ErrorKind::InvalidInput,
+        ImageErrorKind::NotFound => ErrorKind::ImageNotFound,
+        ImageErrorKind::Unauthorized | ImageErrorKind::Upstream => ErrorKind::Registry,
+        ImageErrorKind::Internal => ErrorKind::Internal,
+    }
+}
+
+impl CoreError {
+    /// The class of failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Invalid { .. } => ErrorKind::InvalidInput,
+            Self::Unauthorized => ErrorKind::Unauthorized,
+            Self::SandboxNotFound { .. } => ErrorKind::SandboxNotFound,
+            Self::WrongState { .. } | Self::ImageInUse { .. } => ErrorKind::Conflict,
+            Self::ImageNotFound { .. } => ErrorKind::ImageNotFound,
+            Self::Pull { source, .. } => image_kind(source.kind()),
+            Self::Import { source } => image_kind(source.kind()),
+            Self::RemoveImage { source, .. } => image_kind(source.kind()),
+            Self::Images { source } => image_kind(source.kind()),
+            Self::File { kind, .. } => *kind,
+            Self::Agent { .. } => ErrorKind::Agent,
+            Self::Runtime { source, .. } if source.is_not_found() => ErrorKind::SandboxNotFound,
+            Self::Runtime { .. } | Self::Store { .. } => ErrorKind::Internal,
+        }
+    }
+
+    /// The whole cause chain on one line, for messages shown to users.
+    pub fn chain(&self) -> String {
+        let mut out = self.to_string();
+        let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(self);
+        while let Some(e) = cur {
+            out.push_str(": ");
+            out.push_str(&e.to_string());
+            cur = e.source();
+        }
+        out
+    }
+
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+}

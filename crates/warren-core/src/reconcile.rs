@@ -1,0 +1,150 @@
+//! The reconciler: make the store agree with what the runtime reports.
+//!
+//! Sandboxes outlive the daemon, so on start (and periodically) the daemon
+//! compares its records with the runtime's view and closes the gap:
+//!
+//! | record state        | runtime says        | action                                   |
+//! |---------------------|---------------------|------------------------------------------|
+//! | creating / deleting | anything            | interrupted by a crash: remove both      |
+//! | running / paused    | running / paused    | adopt the runtime's state                |
+//! | running / paused    | stopped or unknown  | `error`, with the reason                 |
+//! | (no record)         | exists              | orphan from a crash mid-create: delete   |
+
+use std::collections::HashSet;
+
+use warren_runtime::ActualState;
+use warren_store::{NewEvent, SandboxState, Transition};
+
+use crate::clock::now_ms;
+use crate::sandbox::event;
+use crate::{Core, CoreError};
+
+const ACTOR: &str = "reconciler";
+
+/// What one reconcile pass changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Records whose state changed.
+    pub updated: Vec<String>,
+    /// Interrupted creates/deletes finished off.
+    pub removed: Vec<String>,
+    /// Runtime sandboxes with no record, deleted.
+    pub orphans: Vec<String>,
+}
+
+impl Core {
+    /// One reconcile pass. Safe to run at any time; per-sandbox locks keep it
+    /// from racing user operations.
+    pub async fn reconcile(&self) -> Result<ReconcileReport, CoreError> {
+        let mut report = ReconcileReport::default();
+        let mut known = HashSet::new();
+        let mut after = None;
+        loop {
+            let page = self.inner.store.list_sandboxes(after, 500).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.seq);
+            for rec in page {
+                known.insert(rec.id.clone());
+                let _guard = self.inner.locks.lock(&rec.id).await;
+                // Re-read under the lock: a user operation may have just finished.
+                let Some(rec) = self.inner.store.get_sandbox(&rec.id).await? else {
+                    continue;
+                };
+                self.reconcile_one(&rec.id, rec.state, &mut report).await?;
+            }
+        }
+        let actual = self
+            .inner
+            .runtime
+            .list()
+            .await
+            .map_err(|source| CoreError::Runtime {
+                id: "*".to_owned(),
+                source,
+            })?;
+        for (id, _) in actual {
+            if known.contains(&id) {
+                continue;
+            }
+            // Created after our listing started? Then it has a record now.
+            let _guard = self.inner.locks.lock(&id).await;
+            if self.inner.store.get_sandbox(&id).await?.is_some() {
+                continue;
+            }
+            tracing::warn!(sandbox = %id, "deleting orphaned sandbox with no record");
+            self.inner
+                .runtime
+                .delete(&id)
+                .await
+                .map_err(|source| CoreError::Runtime {
+                    id: id.clone(),
+                    source,
+                })?;
+            let mut ev = event(&id, "sandbox.orphan_deleted", ACTOR, None, None);
+            ev.message = Some("runtime had a sandbox the store did not know".to_owned());
+            self.inner.store.append_event(&ev).await?;
+            report.orphans.push(id);
+        }
+        Ok(report)
+    }
+
+    async fn reconcile_one(
+        &self,
+        id: &str,
+        recorded: SandboxState,
+        report: &mut ReconcileReport,
+    ) -> Result<(), CoreError> {
+        let runtime_err = |source| CoreError::Runtime {
+            id: id.to_owned(),
+            source,
+        };
+        match recorded {
+            SandboxState::Creating | SandboxState::Deleting => {
+                self.inner.runtime.delete(id).await.map_err(runtime_err)?;
+                let mut ev: NewEvent = event(id, "sandbox.deleted", ACTOR, Some(recorded), None);
+                ev.ok = recorded == SandboxState::Deleting;
+                ev.message = Some(format!("{recorded} was interrupted by a daemon restart"));
+                self.inner.store.delete_sandbox(id, &ev).await?;
+                report.removed.push(id.to_owned());
+            }
+            SandboxState::Running | SandboxState::Paused => {
+                let actual = self.inner.runtime.state(id).await.map_err(runtime_err)?;
+                let (to, reason) = match actual {
+                    Some(ActualState::Running) => (SandboxState::Running, None),
+                    Some(ActualState::Paused) => (SandboxState::Paused, None),
+                    Some(ActualState::Stopped) => (
+                        SandboxState::Error,
+                        Some("the sandbox's processes are gone (host reboot or killed)"),
+                    ),
+                    Some(ActualState::Creating) => (
+                        SandboxState::Error,
+                        Some("the runtime left the sandbox half-created"),
+                    ),
+                    None => (
+                        SandboxState::Error,
+                        Some("the runtime no longer knows this sandbox"),
+                    ),
+                };
+                if to != recorded {
+                    let mut ev = event(id, "sandbox.reconciled", ACTOR, Some(recorded), Some(to));
+                    ev.message = reason.map(str::to_owned);
+                    let t = Transition {
+                        id: id.to_owned(),
+                        from: Some(recorded),
+                        to,
+                        error: reason.map(str::to_owned),
+                        at: now_ms(),
+                        event: ev,
+                    };
+                    self.inner.store.transition(&t).await?;
+                    report.updated.push(id.to_owned());
+                }
+            }
+            SandboxState::Hibernated
+            | SandboxState::Stopped
+            | SandboxState::Archived
+            | SandboxState::Error => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,433 @@
+//! Sandboxes: create, get, list, delete.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use warren_runtime::{Limits, SandboxSpec as RuntimeSpec};
+use warren_store::{NewEvent, SandboxRecord, SandboxState, StoreError, Transition};
+
+use crate::clock::now_ms;
+use crate::{Core, CoreError, ids, validate};
+
+/// What a caller asks for; `None` fields take the server's defaults.
+#[derive(Debug, Clone, Default)]
+pub struct CreateSandbox {
+    /// Image reference or digest.
+    pub image: String,
+    /// Main process; `None` runs the image's Entrypoint + Cmd.
+    pub cmd: Option<Vec<String>>,
+    /// Environment added to the image's.
+    pub env: BTreeMap<String, String>,
+    /// CPU cores.
+    pub cpu: Option<f64>,
+    /// Memory limit in MiB.
+    pub memory_mb: Option<u64>,
+    /// Process limit.
+    pub pids_limit: Option<u32>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The persisted specification of a sandbox (the store's `spec` JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SandboxSpec {
+    /// Main process as requested (`None`: the image's default).
+    pub cmd: Option<Vec<String>>,
+    /// Environment given at creation.
+    pub env: BTreeMap<String, String>,
+    /// CPU cores.
+    pub cpu: f64,
+    /// Memory limit in MiB.
+    pub memory_mb: u64,
+    /// Process limit.
+    pub pids_limit: u32,
+    /// Hostname inside the sandbox.
+    pub hostname: String,
+}
+
+/// A sandbox as the domain sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sandbox {
+    /// Id.
+    pub id: String,
+    /// State.
+    pub state: SandboxState,
+    /// Image reference.
+    pub image: String,
+    /// Image manifest digest.
+    pub image_digest: String,
+    /// Specification.
+    pub spec: SandboxSpec,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Why it is in `error`.
+    pub error: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub updated_at: i64,
+    /// Position in creation order (list cursor).
+    pub seq: i64,
+}
+
+impl TryFrom<SandboxRecord> for Sandbox {
+    type Error = CoreError;
+    fn try_from(r: SandboxRecord) -> Result<Self, CoreError> {
+        let spec = serde_json::from_value(r.spec).map_err(|e| CoreError::Store {
+            source: StoreError::Corrupt {
+                what: "sandbox spec",
+                detail: e.to_string(),
+            },
+        })?;
+        Ok(Self {
+            id: r.id,
+            state: r.state,
+            image: r.image_ref,
+            image_digest: r.image_digest,
+            spec,
+            labels: r.labels,
+            error: r.error,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            seq: r.seq,
+        })
+    }
+}
+
+/// Most sandboxes returned by one list call.
+pub const MAX_PAGE: u32 = 500;
+
+impl Core {
+    fn validate_create(&self, req: &CreateSandbox) -> Result<SandboxSpec, CoreError> {
+        let d = &self.inner.defaults;
+        if req.image.trim().is_empty() {
+            return Err(CoreError::invalid(
+                "image",
+                "must name an image, e.g. \"python:3.12\"",
+            ));
+        }
+        if let Some(cmd) = &req.cmd {
+            validate::command("cmd", cmd)?;
+        }
+        validate::env("env", &req.env)?;
+        validate::labels(&req.labels)?;
+        let cpu = req.cpu.unwrap_or(d.cpu);
+        if !cpu.is_finite() || !(0.1..=64.0).contains(&cpu) {
+            return Err(CoreError::invalid(
+                "cpu",
+                format!("{cpu} is outside 0.1..=64 cores"),
+            ));
+        }
+        let memory_mb = req.memory_mb.unwrap_or(d.memory_mb);
+        if !(16..=1_048_576).contains(&memory_mb) {
+            return Err(CoreError::invalid(
+                "memory_mb",
+                format!("{memory_mb} is outside 16..=1048576"),
+            ));
+        }
+        let pids_limit = req.pids_limit.unwrap_or(d.pids_limit);
+        if !(16..=65_536).contains(&pids_limit) {
+            return Err(CoreError::invalid(
+                "pids_limit",
+                format!("{pids_limit} is outside 16..=65536"),
+            ));
+        }
+        Ok(SandboxSpec {
+            cmd: req.cmd.clone(),
+            env: req.env.clone(),
+            cpu,
+            memory_mb,
+            pids_limit,
+            hostname: String::new(),
+        })
+    }
+
+    /// Create a sandbox and wait until its agent answers. On failure nothing
+    /// is left behind but an event saying why.
+    pub async fn create_sandbox(
+        &self,
+        req: CreateSandbox,
+        actor: &str,
+    ) -> Result<Sandbox, CoreError> {
+        let mut spec = self.validate_create(&req)?;
+        let image = self.resolve_image(&req.image).await?;
+        let layers = self
+            .inner
+            .images
+            .layer_dirs(&image)
+            .await
+            .map_err(|source| CoreError::Images { source })?;
+
+        let id = ids::sandbox_id();
+        spec.hostname = id.clone();
+        let now = now_ms();
+        let record = SandboxRecord {
+            seq: 0,
+            id: id.clone(),
+            state: SandboxState::Creating,
+            image_ref: image.reference.clone(),
+            image_digest: image.digest.clone(),
+            spec: serde_json::to_value(&spec).expect("spec serializes"),
+            labels: req.labels.clone(),
+            error: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let _guard = self.inner.locks.lock(&id).await;
+        let event = event(
+            &id,
+            "sandbox.create",
+            actor,
+            None,
+            Some(SandboxState::Creating),
+        );
+        self.inner.store.insert_sandbox(&record, &event).await?;
+
+        let runtime_spec = RuntimeSpec {
+            id: id.clone(),
+            hostname: spec.hostname.clone(),
+            layers,
+            env: merge_env(&image.config.env, &spec.env),
+            workdir: image.config.working_dir.clone(),
+            user: image.config.user.clone(),
+            main_cmd: main_cmd(&spec, &image.config),
+            limits: Limits {
+                memory_bytes: spec.memory_mb * 1024 * 1024,
+                // Validated to 0.1..=64, so this is 100..=64000.
+                cpu_millis: (spec.cpu * 1000.0).round() as u32,
+                pids: spec.pids_limit,
+            },
+        };
+        if let Err(source) = self.inner.runtime.create(&runtime_spec).await {
+            let err = CoreError::Runtime {
+                id: id.clone(),
+                source,
+            };
+            // The runtime cleaned up after itself; make sure, then drop the record.
+            if let Err(e) = self.inner.runtime.delete(&id).await {
+                tracing::warn!(sandbox = %id, error = %e, "cleanup after failed create");
+            }
+            let mut ev = event(
+                &id,
+                "sandbox.create",
+                actor,
+                Some(SandboxState::Creating),
+                None,
+            );
+            ev.ok = false;
+            ev.message = Some(err.chain());
+            self.inner.store.delete_sandbox(&id, &ev).await?;
+            return Err(err);
+        }
+        self.transition(
+            &id,
+            SandboxState::Creating,
+            SandboxState::Running,
+            "sandbox.started",
+            actor,
+        )
+        .await?;
+        self.get_sandbox(&id).await
+    }
+
+    /// One sandbox.
+    pub async fn get_sandbox(&self, id: &str) -> Result<Sandbox, CoreError> {
+        self.inner
+            .store
+            .get_sandbox(id)
+            .await?
+            .ok_or_else(|| CoreError::SandboxNotFound { id: id.to_owned() })?
+            .try_into()
+    }
+
+    /// A page of sandboxes in creation order, and the cursor of the next page.
+    pub async fn list_sandboxes(
+        &self,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<(Vec<Sandbox>, Option<String>), CoreError> {
+        let after = match cursor {
+            None => None,
+            Some(c) => Some(c.parse::<i64>().map_err(|_| {
+                CoreError::invalid("cursor", "not a cursor returned by a previous list call")
+            })?),
+        };
+        let limit = limit.unwrap_or(100);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(CoreError::invalid(
+                "limit",
+                format!("must be 1..={MAX_PAGE}"),
+            ));
+        }
+        // One extra row tells whether another page exists.
+        let mut rows = self.inner.store.list_sandboxes(after, limit + 1).await?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let items = rows
+            .into_iter()
+            .map(Sandbox::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if more {
+            items.last().map(|s| s.seq.to_string())
+        } else {
+            None
+        };
+        Ok((items, next))
+    }
+
+    /// Delete a sandbox: processes, filesystem, mounts, cgroups, record.
+    /// Works from any state, including `error`.
+    pub async fn delete_sandbox(&self, id: &str, actor: &str) -> Result<(), CoreError> {
+        let _guard = self.inner.locks.lock(id).await;
+        let sb = self.get_sandbox(id).await?;
+        if sb.state != SandboxState::Deleting {
+            self.transition_any(id, SandboxState::Deleting, "sandbox.delete", actor)
+                .await?;
+        }
+        self.inner
+            .runtime
+            .delete(id)
+            .await
+            .map_err(|source| CoreError::Runtime {
+                id: id.to_owned(),
+                source,
+            })?;
+        let ev = event(
+            id,
+            "sandbox.deleted",
+            actor,
+            Some(SandboxState::Deleting),
+            None,
+        );
+        self.inner.store.delete_sandbox(id, &ev).await?;
+        Ok(())
+    }
+
+    /// Fail unless the sandbox is running; returns it.
+    pub(crate) async fn running_sandbox(
+        &self,
+        id: &str,
+        operation: &'static str,
+    ) -> Result<Sandbox, CoreError> {
+        let sb = self.get_sandbox(id).await?;
+        if sb.state != SandboxState::Running {
+            return Err(CoreError::WrongState {
+                id: id.to_owned(),
+                state: sb.state,
+                operation,
+            });
+        }
+        Ok(sb)
+    }
+
+    pub(crate) async fn transition(
+        &self,
+        id: &str,
+        from: SandboxState,
+        to: SandboxState,
+        action: &str,
+        actor: &str,
+    ) -> Result<(), CoreError> {
+        let t = Transition {
+            id: id.to_owned(),
+            from: Some(from),
+            to,
+            error: None,
+            at: now_ms(),
+            event: event(id, action, actor, Some(from), Some(to)),
+        };
+        self.inner.store.transition(&t).await.map_err(|e| match e {
+            StoreError::NotFound { .. } => CoreError::SandboxNotFound { id: id.to_owned() },
+            StoreError::StateConflict { actual, .. } => CoreError::WrongState {
+                id: id.to_owned(),
+                state: actual,
+                operation: "change",
+            },
+            other => other.into(),
+        })
+    }
+
+    pub(crate) async fn transition_any(
+        &self,
+        id: &str,
+        to: SandboxState,
+        action: &str,
+        actor: &str,
+    ) -> Result<(), CoreError> {
+        let t = Transition {
+            id: id.to_owned(),
+            from: None,
+            to,
+            error: None,
+            at: now_ms(),
+            event: event(id, action, actor, None, Some(to)),
+        };
+        self.inner.store.transition(&t).await.map_err(|e| match e {
+            StoreError::NotFound { .. } => CoreError::SandboxNotFound { id: id.to_owned() },
+            other => other.into(),
+        })
+    }
+}
+
+/// An event about sandbox `id`.
+pub(crate) fn event(
+    id: &str,
+    action: &str,
+    actor: &str,
+    from: Option<SandboxState>,
+    to: Option<SandboxState>,
+) -> NewEvent {
+    NewEvent {
+        at: now_ms(),
+        sandbox_id: Some(id.to_owned()),
+        action: action.to_owned(),
+        from_state: from,
+        to_state: to,
+        actor: Some(actor.to_owned()),
+        ok: true,
+        message: None,
+    }
+}
+
+/// Image env overridden by the sandbox's, keeping the image's order; PATH guaranteed.
+pub(crate) fn merge_env(image_env: &[String], overrides: &BTreeMap<String, String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(image_env.len() + overrides.len() + 1);
+    for kv in image_env {
+        let key = kv.split_once('=').map_or(kv.as_str(), |(k, _)| k);
+        if !overrides.contains_key(key) {
+            out.push(kv.clone());
+        }
+    }
+    out.extend(overrides.iter().map(|(k, v)| format!("{k}={v}")));
+    if !out.iter().any(|kv| kv.starts_with("PATH=")) {
+        out.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned());
+    }
+    out
+}
+
+/// The sandbox's main process: the request's `cmd`, else the image's
+/// Entrypoint + Cmd, else none.
+fn main_cmd(spec: &SandboxSpec, image: &warren_images::ImageConfig) -> Option<Vec<String>> {
+    if let Some(cmd) = &spec.cmd {
+        return Some(cmd.clone());
+    }
+    let argv: Vec<String> = image.entrypoint.iter().chain(&image.cmd).cloned().collect();
+    (!argv.is_empty()).then_some(argv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_merge_overrides_and_adds_path() {
+        let image = vec!["PATH=/x".to_owned(), "LANG=C".to_owned()];
+        let ov = BTreeMap::from([
+            ("LANG".to_owned(), "C.UTF-8".to_owned()),
+            ("A".to_owned(), "1".to_owned()),
+        ]);
+        assert_eq!(merge_env(&image, &ov), ["PATH=/x", "A=1", "LANG=C.UTF-8"]);
+        let no_path = merge_env(&[], &BTreeMap::new());
+        assert!(no_path[0].starts_with("PATH=/usr/local/sbin"));
+    }
+}

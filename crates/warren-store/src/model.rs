@@ -1,0 +1,198 @@
+//! The rows warren keeps, as plain data.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// A sandbox's lifecycle state. The transition rules live in `warren-core`;
+/// this is only its persisted name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SandboxState {
+    /// Being created.
+    Creating,
+    /// Processes running.
+    Running,
+    /// Frozen in place, memory in RAM.
+    Paused,
+    /// Memory on disk.
+    Hibernated,
+    /// Processes gone, filesystem kept.
+    Stopped,
+    /// In object storage.
+    Archived,
+    /// Being deleted.
+    Deleting,
+    /// Broken; see the sandbox's `error`.
+    Error,
+}
+
+impl SandboxState {
+    /// Every state, for exhaustive tests and filters.
+    pub const ALL: [Self; 8] = [
+        Self::Creating,
+        Self::Running,
+        Self::Paused,
+        Self::Hibernated,
+        Self::Stopped,
+        Self::Archived,
+        Self::Deleting,
+        Self::Error,
+    ];
+
+    /// Persisted and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Creating => "creating",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Hibernated => "hibernated",
+            Self::Stopped => "stopped",
+            Self::Archived => "archived",
+            Self::Deleting => "deleting",
+            Self::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for SandboxState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SandboxState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown state {s:?}"))
+    }
+}
+
+/// A sandbox row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SandboxRecord {
+    /// Creation order, assigned by the store on insert (ignored on insert).
+    pub seq: i64,
+    /// Sandbox id.
+    pub id: String,
+    /// Current state.
+    pub state: SandboxState,
+    /// Image reference as created.
+    pub image_ref: String,
+    /// Image manifest digest.
+    pub image_digest: String,
+    /// The sandbox's specification as JSON; its shape belongs to warren-core.
+    pub spec: serde_json::Value,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Reason for `Error`.
+    pub error: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds of the last state change.
+    pub updated_at: i64,
+}
+
+/// A state change plus the event that records it.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    /// Sandbox id.
+    pub id: String,
+    /// Required current state; `None` accepts any.
+    pub from: Option<SandboxState>,
+    /// New state.
+    pub to: SandboxState,
+    /// Error reason to store (cleared when `None`).
+    pub error: Option<String>,
+    /// Unix milliseconds.
+    pub at: i64,
+    /// Event to append in the same transaction.
+    pub event: NewEvent,
+}
+
+/// An event to record.
+#[derive(Debug, Clone, Default)]
+pub struct NewEvent {
+    /// Unix milliseconds.
+    pub at: i64,
+    /// Sandbox concerned, if any.
+    pub sandbox_id: Option<String>,
+    /// What happened, e.g. `sandbox.create`.
+    pub action: String,
+    /// State before.
+    pub from_state: Option<SandboxState>,
+    /// State after.
+    pub to_state: Option<SandboxState>,
+    /// Who did it (API key name, `reconciler`, ...).
+    pub actor: Option<String>,
+    /// `true` when the action succeeded.
+    pub ok: bool,
+    /// Error message or reason.
+    pub message: Option<String>,
+}
+
+/// A recorded event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    /// Order of recording.
+    pub seq: i64,
+    /// Unix milliseconds.
+    pub at: i64,
+    /// Sandbox concerned.
+    pub sandbox_id: Option<String>,
+    /// What happened.
+    pub action: String,
+    /// State before.
+    pub from_state: Option<SandboxState>,
+    /// State after.
+    pub to_state: Option<SandboxState>,
+    /// Who did it.
+    pub actor: Option<String>,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// Error message or reason.
+    pub message: Option<String>,
+}
+
+/// An API key as stored: never the key itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// Key id.
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// sha256 hex of the key.
+    pub hash: String,
+    /// First characters of the key, for recognising it.
+    pub prefix: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds, when revoked.
+    pub revoked_at: Option<i64>,
+}
+
+impl std::fmt::Debug for ApiKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("prefix", &self.prefix)
+            .field("created_at", &self.created_at)
+            .field("revoked_at", &self.revoked_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_names_round_trip() {
+        for st in SandboxState::ALL {
+            assert_eq!(st.as_str().parse::<SandboxState>().unwrap(), st);
+        }
+        assert!("runing".parse::<SandboxState>().is_err());
+    }
+}

@@ -1,0 +1,136 @@
+//! The SQLite store against a real database file in a tempdir.
+
+use std::collections::BTreeMap;
+
+use warren_store::{
+    ApiKeyRecord, NewEvent, SandboxRecord, SandboxState, SqliteStore, Store, StoreError, Transition,
+};
+
+fn sandbox(id: &str) -> SandboxRecord {
+    SandboxRecord {
+        seq: 0,
+        id: id.into(),
+        state: SandboxState::Creating,
+        image_ref: "docker.io/library/busybox:latest".into(),
+        image_digest: "sha256:abc".into(),
+        spec: serde_json::json!({"cpu": 1.0}),
+        labels: BTreeMap::from([("team".into(), "a".into())]),
+        error: None,
+        created_at: 1,
+        updated_at: 1,
+    }
+}
+
+fn event(id: &str, action: &str) -> NewEvent {
+    NewEvent {
+        at: 1,
+        sandbox_id: Some(id.into()),
+        action: action.into(),
+        ok: true,
+        ..NewEvent::default()
+    }
+}
+
+#[tokio::test]
+async fn sandbox_lifecycle_persists_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("warren.db");
+    {
+        let store = SqliteStore::open(&path).await.unwrap();
+        for id in ["sb-a", "sb-b", "sb-c"] {
+            store
+                .insert_sandbox(&sandbox(id), &event(id, "sandbox.create"))
+                .await
+                .unwrap();
+        }
+        let dup = store
+            .insert_sandbox(&sandbox("sb-a"), &event("sb-a", "x"))
+            .await;
+        assert!(
+            matches!(dup, Err(StoreError::AlreadyExists { .. })),
+            "{dup:?}"
+        );
+        let t = Transition {
+            id: "sb-a".into(),
+            from: Some(SandboxState::Creating),
+            to: SandboxState::Running,
+            error: None,
+            at: 2,
+            event: event("sb-a", "sandbox.started"),
+        };
+        store.transition(&t).await.unwrap();
+        // The same transition again finds the sandbox running, not creating.
+        let again = store.transition(&t).await;
+        assert!(matches!(
+            again,
+            Err(StoreError::StateConflict {
+                actual: SandboxState::Running,
+                ..
+            })
+        ));
+    }
+    // Reopen: migrations are not re-applied and data is intact.
+    let store = SqliteStore::open(&path).await.unwrap();
+    let a = store.get_sandbox("sb-a").await.unwrap().unwrap();
+    assert_eq!(a.state, SandboxState::Running);
+    assert_eq!(a.labels["team"], "a");
+    assert_eq!(a.spec["cpu"], 1.0);
+
+    let page1 = store.list_sandboxes(None, 2).await.unwrap();
+    assert_eq!(
+        page1.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["sb-a", "sb-b"]
+    );
+    let page2 = store.list_sandboxes(Some(page1[1].seq), 2).await.unwrap();
+    assert_eq!(
+        page2.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["sb-c"]
+    );
+
+    assert_eq!(
+        store
+            .count_sandboxes_with_image("sha256:abc")
+            .await
+            .unwrap(),
+        3
+    );
+    store
+        .delete_sandbox("sb-b", &event("sb-b", "sandbox.delete"))
+        .await
+        .unwrap();
+    assert!(store.get_sandbox("sb-b").await.unwrap().is_none());
+
+    let events = store.list_events(Some("sb-a"), 10).await.unwrap();
+    let actions: Vec<_> = events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["sandbox.create", "sandbox.started"]);
+    assert_eq!(events[1].from_state, Some(SandboxState::Creating));
+    assert_eq!(events[1].to_state, Some(SandboxState::Running));
+}
+
+#[tokio::test]
+async fn api_keys_are_found_by_hash_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("warren.db"))
+        .await
+        .unwrap();
+    assert_eq!(store.count_api_keys().await.unwrap(), 0);
+    let key = ApiKeyRecord {
+        id: "key-1".into(),
+        name: "first".into(),
+        hash: "h1".into(),
+        prefix: "wrn_ab".into(),
+        created_at: 1,
+        revoked_at: None,
+    };
+    store.insert_api_key(&key).await.unwrap();
+    assert_eq!(
+        store.find_api_key("h1").await.unwrap().unwrap().name,
+        "first"
+    );
+    assert!(store.find_api_key("h2").await.unwrap().is_none());
+    assert_eq!(store.count_api_keys().await.unwrap(), 1);
+    assert!(
+        !format!("{key:?}").contains("h1"),
+        "Debug must not print the hash"
+    );
+}
