@@ -42,6 +42,10 @@ PATH_ENV=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 mkdir -p "$F/.stamps" "$F/.cache"
 F=$(cd "$F" && pwd)
 
+# Several test binaries may call this at once: one builds, the others wait and then find it cached.
+exec 9>"$F/.lock"
+flock 9
+
 if [[ $REBUILD == 1 ]]; then
     rm -rf "$F/.stamps" "$F/busybox" "$F/busybox-zstd" "$F/python" "$F/multiarch" \
         "$F/busybox.docker-save.tar"
@@ -236,6 +240,11 @@ build_python() {
 }
 
 started=$SECONDS
+for stamp in busybox busybox-zstd docker-save multiarch python; do
+    if ! done_stamp "$stamp" && [[ $(id -u) -ne 0 ]]; then
+        die "building the fixtures needs root (debootstrap, file ownership); run as root once"
+    fi
+done
 done_stamp busybox || build_busybox
 done_stamp busybox-zstd || build_busybox_zstd
 done_stamp docker-save || build_docker_save
