@@ -76,6 +76,9 @@ pub enum StoreError {
     /// Unpacking a layer failed.
     #[error("cannot unpack layer {digest}")]
     Unpack { digest: String, #[source] source: UnpackError },
+    /// The query is neither a valid reference nor a digest (prefix).
+    #[error(transparent)]
+    InvalidReference(#[from] ReferenceError),
     /// A background task panicked or was cancelled.
     #[error("background task for {what} failed")]
     Task { what: String, #[source] source: tokio::task::JoinError },
@@ -86,6 +89,7 @@ impl StoreError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             StoreError::Ambiguous { .. } => ErrorKind::Unsupported,
+            StoreError::InvalidReference(_) => ErrorKind::InvalidReference,
             StoreError::Unpack { source, .. } => source.kind(),
             _ => ErrorKind::Internal,
         }

@@ -12,11 +12,15 @@
 //! three syscalls std lacks (mknod for whiteouts, lsetxattr, utimensat).
 #![deny(unsafe_code)]
 
+mod blob;
 mod digest;
 mod error;
 mod image;
 mod progress;
+mod pull;
 mod reference;
+mod registry;
+mod store;
 mod unpack;
 
 pub use digest::Digest;
@@ -27,3 +31,4 @@ pub use error::{
 pub use image::{Credentials, IdShift, Image, ImageConfig, Layer, Platform, PullOptions, StoreOptions, UnpackLimits};
 pub use progress::{NoProgress, PullEvent, PullProgress};
 pub use reference::Reference;
+pub use store::ImageStore;
