@@ -1,1 +1,127 @@
-//! placeholder
+//! How warren isolates sandboxes.
+//!
+//! [`Runtime`] is the one interface the domain layer (`warren-core`) uses to create, inspect and
+//! remove sandboxes. A runtime turns a [`SandboxSpec`] (image layers, env, limits) into a running
+//! sandbox whose PID 1 is `warren-agent`, and hands out an [`AgentClient`] to talk to that agent.
+//!
+//! Backends:
+//! - [`ContainerRuntime`] (`container`): runc + overlayfs + a user namespace (container root is
+//!   host uid 100000) + Docker's default capabilities and seccomp profile.
+//! - `microvm` (later): QEMU/KVM, implementing the same trait.
+//!
+//! Sandboxes never depend on the daemon process: they survive its death, and a new daemon finds
+//! them again through [`Runtime::list`] and reconnects with [`Runtime::agent`].
+//!
+//! This crate is where warren's raw syscalls live (mount, umount, cgroup files).
+
+mod agent;
+mod agent_binary;
+pub mod container;
+pub mod doctor;
+mod error;
+mod validate;
+
+use std::path::PathBuf;
+
+pub use agent::{AgentClient, AgentError};
+pub use agent_binary::{AgentBinaryError, find_agent_binary};
+pub use container::{ContainerConfig, ContainerRuntime, IdMap};
+pub use error::{RuntimeError, SpecError};
+pub use validate::{is_valid_id, validate_spec};
+
+/// A boxed, sendable future, so that [`Runtime`] stays object safe (`Arc<dyn Runtime>`).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A way to isolate sandboxes. `container` today; a microVM backend will implement the same trait.
+pub trait Runtime: Send + Sync + 'static {
+    /// Which backend this is.
+    fn kind(&self) -> RuntimeKind;
+
+    /// Create and start a sandbox; returns once its agent answers /health (or fails, leaving
+    /// nothing behind).
+    fn create<'a>(
+        &'a self,
+        spec: &'a SandboxSpec,
+    ) -> BoxFuture<'a, Result<SandboxInfo, RuntimeError>>;
+
+    /// The state of one sandbox; `None` when the runtime knows nothing of it.
+    fn state<'a>(&'a self, id: &'a str)
+    -> BoxFuture<'a, Result<Option<ActualState>, RuntimeError>>;
+
+    /// Every warren sandbox the runtime sees (after a daemon restart too).
+    fn list(&self) -> BoxFuture<'_, Result<Vec<(String, ActualState)>, RuntimeError>>;
+
+    /// A connection to the sandbox's agent: cached, reconnected when it was closed.
+    fn agent<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<AgentClient, RuntimeError>>;
+
+    /// Kill and remove everything: processes, runc state, mounts, cgroups, directories.
+    /// Idempotent; succeeds if already gone.
+    fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>>;
+}
+
+/// The isolation technology behind a [`Runtime`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuntimeKind {
+    /// OCI container: runc + user namespace + seccomp.
+    Container,
+    /// KVM microVM (QEMU).
+    MicroVm,
+}
+
+/// What the runtime observes about a sandbox (the reconciler compares it with the desired state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActualState {
+    /// Being set up (mounts, runc create, waiting for the agent).
+    Creating,
+    /// Processes are running.
+    Running,
+    /// Frozen (cgroup freezer); memory stays in RAM.
+    Paused,
+    /// No processes; leftovers (filesystem, runc state) may remain until `delete`.
+    Stopped,
+}
+
+/// Everything a runtime needs to create a sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxSpec {
+    /// Sandbox id, e.g. `sb-3f9k2x`: `[a-z0-9-]`, 1 to 64 characters, starting with a letter or digit.
+    pub id: String,
+    /// Hostname inside the sandbox.
+    pub hostname: String,
+    /// Unpacked image layer directories, lowest FIRST (read-only, owned by shifted ids already).
+    pub layers: Vec<PathBuf>,
+    /// `KEY=VALUE`, the final process environment (image env + sandbox env), PATH included.
+    pub env: Vec<String>,
+    /// Default cwd for commands (`""` means `/`).
+    pub workdir: String,
+    /// Image `User` for commands (`""` means root); passed to the agent, which itself runs as 0:0.
+    pub user: String,
+    /// The sandbox's main process, run by the agent (not as PID 1).
+    pub main_cmd: Option<Vec<String>>,
+    /// Resource limits.
+    pub limits: Limits,
+}
+
+/// Resource limits of a sandbox. A zero means "no limit" for that resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Limits {
+    /// Memory limit in bytes (swap is not allowed on top of it).
+    pub memory_bytes: u64,
+    /// CPU bandwidth in thousandths of a core: 1000 = one core, 500 = half a core.
+    pub cpu_millis: u32,
+    /// Maximum number of processes and threads.
+    pub pids: u32,
+}
+
+/// What [`Runtime::create`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxInfo {
+    /// Sandbox id.
+    pub id: String,
+    /// Host pid of the agent (the sandbox's PID 1).
+    pub pid: u32,
+    /// The sandbox's bundle directory (holds `config.json`, the overlay dirs, the log).
+    pub bundle: PathBuf,
+}

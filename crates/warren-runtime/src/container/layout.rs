@@ -1,0 +1,73 @@
+//! Where a sandbox's files live on the host.
+//!
+//! ```text
+//! <state_dir>/<id>/          the OCI bundle (0711, root)
+//!   config.json              OCI runtime spec
+//!   rootfs/                  overlay mount point (the container's /)
+//!   upper/  work/            overlay upper and work dirs (upper owned by the shifted root)
+//!   lower-empty/             the lower dir of an image without layers
+//!   run/                     bind-mounted at /.warren/run; the agent creates agent.sock here
+//!   log                      stdout+stderr of the agent (and the main process)
+//!   runc.log                 runc's own log (JSON lines), read for error messages
+//!   pid                      host pid of the agent, written by runc
+//! ```
+
+use std::path::{Path, PathBuf};
+
+/// Paths of one sandbox's files.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    dir: PathBuf,
+}
+
+impl Layout {
+    pub(crate) fn new(state_dir: &Path, id: &str) -> Self {
+        Layout {
+            dir: state_dir.join(id),
+        }
+    }
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub(crate) fn config(&self) -> PathBuf {
+        self.dir.join("config.json")
+    }
+    pub(crate) fn rootfs(&self) -> PathBuf {
+        self.dir.join("rootfs")
+    }
+    pub(crate) fn upper(&self) -> PathBuf {
+        self.dir.join("upper")
+    }
+    pub(crate) fn work(&self) -> PathBuf {
+        self.dir.join("work")
+    }
+    pub(crate) fn empty_lower(&self) -> PathBuf {
+        self.dir.join("lower-empty")
+    }
+    pub(crate) fn run(&self) -> PathBuf {
+        self.dir.join("run")
+    }
+    pub(crate) fn socket(&self) -> PathBuf {
+        self.dir.join("run/agent.sock")
+    }
+    pub(crate) fn log(&self) -> PathBuf {
+        self.dir.join("log")
+    }
+    pub(crate) fn runc_log(&self) -> PathBuf {
+        self.dir.join("runc.log")
+    }
+    pub(crate) fn pid_file(&self) -> PathBuf {
+        self.dir.join("pid")
+    }
+}
+
+/// The last `max_lines` lines of a log file (best effort; empty if unreadable).
+pub(crate) fn tail(path: &Path, max_lines: usize) -> String {
+    let Ok(bytes) = std::fs::read(path) else {
+        return String::new();
+    };
+    let start = bytes.len().saturating_sub(16 * 1024);
+    let text = String::from_utf8_lossy(&bytes[start..]);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(max_lines)..].join("\n")
+}

@@ -1,0 +1,579 @@
+//! The `container` runtime: runc + overlayfs + a user namespace.
+//!
+//! Create, in order (each step is undone by [`ContainerRuntime::delete`] if a later one fails):
+//! 1. claim `<state_dir>/<id>/` (an existing directory means the id is taken);
+//! 2. make `upper/`, `work/`, `run/` (owned by the shifted root) and mount the overlay at `rootfs/`;
+//! 3. write `config.json` (see [`spec`]);
+//! 4. `runc run --detach` with stdin from /dev/null and stdout/stderr to `log`: runc exits once
+//!    the container runs, and the container's PID 1 (the agent) is re-parented away from us,
+//!    so it outlives the daemon;
+//! 5. poll `run/agent.sock` until the agent answers `/health`.
+//!
+//! Delete is idempotent and tolerant of half-created sandboxes: kill + `runc delete --force`,
+//! unmount `rootfs/`, remove leftover cgroups, remove the directory. State and list come from
+//! runc (`runc state` / `runc list`), plus sandbox directories without runc state (`Stopped`),
+//! so a restarted daemon finds every sandbox again.
+
+mod cgroups;
+pub(crate) mod layout;
+mod mountinfo;
+pub(crate) mod rootfs;
+pub(crate) mod runc;
+mod seccomp;
+pub(crate) mod spec;
+
+use std::collections::{HashMap, HashSet};
+use std::io::ErrorKind;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use layout::Layout;
+use runc::Runc;
+
+use crate::validate::{is_valid_id, validate_spec};
+use crate::{
+    ActualState, AgentClient, BoxFuture, Runtime, RuntimeError, RuntimeKind, SandboxInfo,
+    SandboxSpec,
+};
+
+/// How long to wait for a new sandbox's agent to answer `/health`.
+const AGENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one runc command may take.
+const RUNC_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long to wait for a killed sandbox's PID 1 to exit.
+const KILL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How container ids map to host ids: container 0..size ↔ host host_base..host_base+size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdMap {
+    /// Host uid/gid of container root.
+    pub host_base: u32,
+    /// Number of mapped ids.
+    pub size: u32,
+}
+
+impl Default for IdMap {
+    fn default() -> Self {
+        IdMap {
+            host_base: 100_000,
+            size: 65_536,
+        }
+    }
+}
+
+/// Configuration of the container runtime.
+#[derive(Debug, Clone)]
+pub struct ContainerConfig {
+    /// warren's `<state>/sandboxes`: one bundle directory per sandbox.
+    pub state_dir: PathBuf,
+    /// The runc binary; a bare name is looked up on `PATH`.
+    pub runc: PathBuf,
+    /// runc's `--root` (its state directory), e.g. `/run/warren/runc`.
+    pub runc_root: PathBuf,
+    /// The static `warren-agent` binary (see [`crate::find_agent_binary`]).
+    pub agent_binary: PathBuf,
+    /// User namespace mapping of every sandbox.
+    pub id_map: IdMap,
+    /// Parent cgroup of every sandbox (`warren` → `/warren/<id>` in each hierarchy).
+    pub cgroup_parent: String,
+}
+
+impl ContainerConfig {
+    /// Defaults: runc from `PATH`, runc root `/run/warren/runc`, uid base 100000, cgroup `warren`.
+    pub fn new(state_dir: PathBuf, agent_binary: PathBuf) -> Self {
+        ContainerConfig {
+            state_dir,
+            runc: PathBuf::from("runc"),
+            runc_root: PathBuf::from("/run/warren/runc"),
+            agent_binary,
+            id_map: IdMap::default(),
+            cgroup_parent: "warren".into(),
+        }
+    }
+}
+
+/// The container runtime (see the module docs).
+#[derive(Debug)]
+pub struct ContainerRuntime {
+    cfg: ContainerConfig,
+    runc: Runc,
+    kernel: (u32, u32),
+    agents: Mutex<HashMap<String, AgentClient>>,
+    creating: Mutex<HashSet<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn host_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RuntimeError {
+    let path = path.to_path_buf();
+    move |source| RuntimeError::Host {
+        action,
+        path,
+        source,
+    }
+}
+
+fn sb_err<'a>(
+    id: &'a str,
+    action: &'static str,
+    path: &Path,
+) -> impl FnOnce(std::io::Error) -> RuntimeError + 'a {
+    let path = path.to_path_buf();
+    move |source| RuntimeError::Io {
+        id: id.to_owned(),
+        action,
+        path,
+        source,
+    }
+}
+
+/// Resolve a bare program name on `PATH`.
+fn resolve_on_path(prog: &Path) -> Option<PathBuf> {
+    if prog.components().count() > 1 {
+        return prog.is_file().then(|| prog.to_path_buf());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(prog))
+        .find(|p| p.is_file())
+}
+
+/// Make every existing ancestor of `dir` traversable by others (o+x): runc resolves the rootfs
+/// path from inside the user namespace, as the unprivileged shifted root.
+fn ensure_traversable(dir: &Path) -> Result<(), RuntimeError> {
+    for anc in dir.ancestors() {
+        let Ok(meta) = std::fs::metadata(anc) else {
+            continue;
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o001 == 0 {
+            tracing::warn!(path = %anc.display(), mode = format!("{:o}", mode & 0o7777),
+                "adding o+x so that sandboxes' user namespaces can reach their root filesystem");
+            std::fs::set_permissions(
+                anc,
+                std::fs::Permissions::from_mode((mode | 0o001) & 0o7777),
+            )
+            .map_err(host_err("make traversable", anc))?;
+        }
+    }
+    Ok(())
+}
+
+fn mkdir(path: &Path, mode: u32) -> std::io::Result<()> {
+    std::fs::DirBuilder::new().mode(mode).create(path)?;
+    // The umask may have removed bits.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+/// Is the process alive and not a zombie?
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|s| s != 'Z' && s != 'X'),
+        Err(_) => false,
+    }
+}
+
+fn map_status(status: &str) -> ActualState {
+    match status {
+        "creating" | "created" => ActualState::Creating,
+        "running" => ActualState::Running,
+        "paused" | "pausing" => ActualState::Paused,
+        _ => ActualState::Stopped,
+    }
+}
+
+/// Removes the id from the "creating" set when create ends, however it ends.
+struct CreatingGuard<'a> {
+    set: &'a Mutex<HashSet<String>>,
+    id: String,
+}
+
+impl Drop for CreatingGuard<'_> {
+    fn drop(&mut self) {
+        lock(self.set).remove(&self.id);
+    }
+}
+
+impl ContainerRuntime {
+    /// Check the configuration (runc present, agent static), create the state and runc root
+    /// directories, and make the state dir's ancestors traversable by the shifted root.
+    pub async fn new(cfg: ContainerConfig) -> Result<Self, RuntimeError> {
+        crate::agent_binary::check_static_elf(&cfg.agent_binary)?;
+        let runc_bin = resolve_on_path(&cfg.runc).ok_or_else(|| RuntimeError::Host {
+            action: "find runc",
+            path: cfg.runc.clone(),
+            source: ErrorKind::NotFound.into(),
+        })?;
+        std::fs::create_dir_all(&cfg.state_dir).map_err(host_err("create", &cfg.state_dir))?;
+        let state_dir =
+            std::fs::canonicalize(&cfg.state_dir).map_err(host_err("resolve", &cfg.state_dir))?;
+        std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o711))
+            .map_err(host_err("set mode of", &state_dir))?;
+        ensure_traversable(&state_dir)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&cfg.runc_root)
+            .map_err(host_err("create", &cfg.runc_root))?;
+        let runc = Runc {
+            bin: runc_bin,
+            root: cfg.runc_root.clone(),
+            timeout: RUNC_TIMEOUT,
+        };
+        let cfg = ContainerConfig { state_dir, ..cfg };
+        Ok(ContainerRuntime {
+            cfg,
+            runc,
+            kernel: seccomp::kernel_version(),
+            agents: Mutex::default(),
+            creating: Mutex::default(),
+        })
+    }
+
+    /// The configuration in use (with `state_dir` canonicalized).
+    pub fn config(&self) -> &ContainerConfig {
+        &self.cfg
+    }
+
+    /// The bundle directory of a sandbox (it may not exist).
+    pub fn bundle_dir(&self, id: &str) -> PathBuf {
+        self.cfg.state_dir.join(id)
+    }
+
+    /// The sandbox's log file (agent and main process stdout/stderr).
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        Layout::new(&self.cfg.state_dir, id).log()
+    }
+
+    /// The sandbox's existing cgroup directories, one per hierarchy (v1: per controller).
+    pub fn cgroup_dirs(&self, id: &str) -> Vec<PathBuf> {
+        if !is_valid_id(id) {
+            return Vec::new();
+        }
+        cgroups::dirs(&self.cgroup_rel(id))
+    }
+
+    fn cgroup_rel(&self, id: &str) -> String {
+        format!("{}/{id}", self.cfg.cgroup_parent.trim_matches('/'))
+    }
+
+    async fn create_impl(&self, spec: &SandboxSpec) -> Result<SandboxInfo, RuntimeError> {
+        validate_spec(spec)?;
+        let id = spec.id.as_str();
+        let layout = Layout::new(&self.cfg.state_dir, id);
+        match mkdir(layout.dir(), 0o711) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                return Err(RuntimeError::AlreadyExists { id: id.to_owned() });
+            }
+            Err(e) => return Err(sb_err(id, "create", layout.dir())(e)),
+        }
+        lock(&self.creating).insert(id.to_owned());
+        let _guard = CreatingGuard {
+            set: &self.creating,
+            id: id.to_owned(),
+        };
+        let started = Instant::now();
+        match self.create_steps(spec, &layout).await {
+            Ok(info) => {
+                tracing::info!(id, pid = info.pid, elapsed = ?started.elapsed(), "sandbox created");
+                Ok(info)
+            }
+            Err(err) => {
+                tracing::warn!(id, error = %err, "sandbox creation failed; cleaning up");
+                if let Err(e) = self.delete_impl(id).await {
+                    tracing::error!(id, error = %e, "cleanup after failed create failed");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn create_steps(
+        &self,
+        spec: &SandboxSpec,
+        layout: &Layout,
+    ) -> Result<SandboxInfo, RuntimeError> {
+        let id = spec.id.as_str();
+        let root = Some(nix::unistd::Uid::from_raw(self.cfg.id_map.host_base));
+        let root_gid = Some(nix::unistd::Gid::from_raw(self.cfg.id_map.host_base));
+        for (dir, mode, shifted) in [
+            (layout.upper(), 0o755, true),
+            (layout.work(), 0o700, false),
+            (layout.rootfs(), 0o755, false),
+            (layout.run(), 0o700, true),
+        ] {
+            mkdir(&dir, mode).map_err(sb_err(id, "create", &dir))?;
+            if shifted {
+                nix::unistd::chown(&dir, root, root_gid)
+                    .map_err(|e| sb_err(id, "chown", &dir)(e.into()))?;
+            }
+        }
+        if spec.layers.is_empty() {
+            let empty = layout.empty_lower();
+            mkdir(&empty, 0o755).map_err(sb_err(id, "create", &empty))?;
+        }
+        rootfs::mount_overlay(
+            &spec.layers,
+            &layout.empty_lower(),
+            &layout.upper(),
+            &layout.work(),
+            &layout.rootfs(),
+        )
+        .map_err(|source| RuntimeError::Rootfs {
+            id: id.to_owned(),
+            source,
+        })?;
+
+        let oci = spec::build(
+            spec,
+            &spec::HostParts {
+                id_map: self.cfg.id_map,
+                agent_binary: &self.cfg.agent_binary,
+                run_dir: &layout.run(),
+                cgroups_path: format!("/{}", self.cgroup_rel(id)),
+                kernel: self.kernel,
+            },
+        );
+        let json = serde_json::to_vec_pretty(&oci)
+            .map_err(|e| sb_err(id, "serialize", &layout.config())(e.into()))?;
+        let tmp = layout.dir().join("config.json.tmp");
+        std::fs::write(&tmp, json).map_err(sb_err(id, "write", &tmp))?;
+        std::fs::rename(&tmp, layout.config()).map_err(sb_err(id, "rename", &tmp))?;
+
+        let runc_err = |source| RuntimeError::Runc {
+            id: id.to_owned(),
+            source,
+        };
+        self.runc
+            .run_detached(
+                id,
+                layout.dir(),
+                &layout.pid_file(),
+                &layout.log(),
+                &layout.runc_log(),
+            )
+            .await
+            .map_err(runc_err)?;
+        let pid_text = std::fs::read_to_string(layout.pid_file()).map_err(sb_err(
+            id,
+            "read",
+            &layout.pid_file(),
+        ))?;
+        let pid: u32 = pid_text
+            .trim()
+            .parse()
+            .map_err(|_| sb_err(id, "parse", &layout.pid_file())(ErrorKind::InvalidData.into()))?;
+
+        let client = self.wait_for_agent(id, layout, pid).await?;
+        lock(&self.agents).insert(id.to_owned(), client);
+        Ok(SandboxInfo {
+            id: id.to_owned(),
+            pid,
+            bundle: layout.dir().to_path_buf(),
+        })
+    }
+
+    async fn wait_for_agent(
+        &self,
+        id: &str,
+        layout: &Layout,
+        pid: u32,
+    ) -> Result<AgentClient, RuntimeError> {
+        let deadline = Instant::now() + AGENT_TIMEOUT;
+        let socket = layout.socket();
+        let mut delay = Duration::from_millis(1);
+        let mut last_err = None;
+        loop {
+            if !alive(pid) {
+                return Err(RuntimeError::ExitedDuringStart {
+                    id: id.to_owned(),
+                    log_tail: layout::tail(&layout.log(), 20),
+                });
+            }
+            if socket.exists() {
+                match AgentClient::connect_unix(&socket).await {
+                    Ok(client) => {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        match tokio::time::timeout(left, client.health()).await {
+                            Ok(Ok(_)) => return Ok(client),
+                            Ok(Err(e)) => last_err = Some(e),
+                            Err(_) => {}
+                        }
+                    }
+                    Err(e) => last_err = Some(e),
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(RuntimeError::AgentTimeout {
+                    id: id.to_owned(),
+                    timeout: AGENT_TIMEOUT,
+                    log_tail: layout::tail(&layout.log(), 20),
+                    source: last_err,
+                });
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_millis(25));
+        }
+    }
+
+    async fn state_impl(&self, id: &str) -> Result<Option<ActualState>, RuntimeError> {
+        if !is_valid_id(id) {
+            return Ok(None);
+        }
+        if lock(&self.creating).contains(id) {
+            return Ok(Some(ActualState::Creating));
+        }
+        let st = self
+            .runc
+            .state(id)
+            .await
+            .map_err(|source| RuntimeError::Runc {
+                id: id.to_owned(),
+                source,
+            })?;
+        Ok(match st {
+            Some(st) => Some(map_status(&st.status)),
+            None if self.bundle_dir(id).exists() => Some(ActualState::Stopped),
+            None => None,
+        })
+    }
+
+    async fn list_impl(&self) -> Result<Vec<(String, ActualState)>, RuntimeError> {
+        let listed = self
+            .runc
+            .list()
+            .await
+            .map_err(|source| RuntimeError::Runc {
+                id: "*".into(),
+                source,
+            })?;
+        let mut out: HashMap<String, ActualState> = listed
+            .into_iter()
+            .filter(|c| c.bundle.parent() == Some(self.cfg.state_dir.as_path()))
+            .map(|c| (c.id, map_status(&c.status)))
+            .collect();
+        let rd = std::fs::read_dir(&self.cfg.state_dir)
+            .map_err(host_err("list", &self.cfg.state_dir))?;
+        for entry in rd.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if is_valid_id(&name) && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                out.entry(name).or_insert(ActualState::Stopped);
+            }
+        }
+        for id in lock(&self.creating).iter() {
+            out.insert(id.clone(), ActualState::Creating);
+        }
+        let mut v: Vec<_> = out.into_iter().collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(v)
+    }
+
+    async fn agent_impl(&self, id: &str) -> Result<AgentClient, RuntimeError> {
+        let not_found = || RuntimeError::NotFound { id: id.to_owned() };
+        if !is_valid_id(id) {
+            return Err(not_found());
+        }
+        if let Some(c) = lock(&self.agents).get(id)
+            && !c.is_closed()
+        {
+            return Ok(c.clone());
+        }
+        let layout = Layout::new(&self.cfg.state_dir, id);
+        if !layout.dir().exists() {
+            return Err(not_found());
+        }
+        let client = AgentClient::connect_unix(&layout.socket())
+            .await
+            .map_err(|source| RuntimeError::Agent {
+                id: id.to_owned(),
+                source,
+            })?;
+        lock(&self.agents).insert(id.to_owned(), client.clone());
+        Ok(client)
+    }
+
+    async fn delete_impl(&self, id: &str) -> Result<(), RuntimeError> {
+        if !is_valid_id(id) {
+            return Ok(());
+        }
+        lock(&self.agents).remove(id);
+        let runc_err = |source| RuntimeError::Runc {
+            id: id.to_owned(),
+            source,
+        };
+        if let Some(st) = self.runc.state(id).await.map_err(runc_err)? {
+            if st.status == "paused" {
+                // A frozen process cannot die; thaw first (best effort: delete --force retries).
+                let _ = self.runc.resume(id).await;
+            }
+            if st.status != "stopped" {
+                self.runc.kill(id).await.map_err(runc_err)?;
+                let pid = u32::try_from(st.pid).unwrap_or(0);
+                let deadline = Instant::now() + KILL_TIMEOUT;
+                while pid != 0 && alive(pid) && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+            self.runc.delete_force(id).await.map_err(runc_err)?;
+        } else if self.cfg.runc_root.join(id).exists() {
+            // runc state dir without a readable state (aborted create): let runc remove it.
+            self.runc.delete_force(id).await.map_err(runc_err)?;
+        }
+        cgroups::remove(&self.cgroup_rel(id))
+            .await
+            .map_err(|(path, source)| RuntimeError::Cgroup {
+                id: id.to_owned(),
+                path,
+                source,
+            })?;
+        let layout = Layout::new(&self.cfg.state_dir, id);
+        rootfs::unmount_all(&layout.rootfs()).map_err(|source| RuntimeError::Rootfs {
+            id: id.to_owned(),
+            source,
+        })?;
+        match std::fs::remove_dir_all(layout.dir()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(sb_err(id, "remove", layout.dir())(e)),
+        }
+    }
+}
+
+impl Runtime for ContainerRuntime {
+    fn kind(&self) -> RuntimeKind {
+        RuntimeKind::Container
+    }
+
+    fn create<'a>(
+        &'a self,
+        spec: &'a SandboxSpec,
+    ) -> BoxFuture<'a, Result<SandboxInfo, RuntimeError>> {
+        Box::pin(self.create_impl(spec))
+    }
+
+    fn state<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ActualState>, RuntimeError>> {
+        Box::pin(self.state_impl(id))
+    }
+
+    fn list(&self) -> BoxFuture<'_, Result<Vec<(String, ActualState)>, RuntimeError>> {
+        Box::pin(self.list_impl())
+    }
+
+    fn agent<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<AgentClient, RuntimeError>> {
+        Box::pin(self.agent_impl(id))
+    }
+
+    fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>> {
+        Box::pin(self.delete_impl(id))
+    }
+}
