@@ -97,7 +97,7 @@ pub(crate) fn parse_document(bytes: &[u8], content_type: Option<&str>) -> Result
         .clone()
         .or_else(|| content_type.map(|c| c.split(';').next().unwrap_or("").trim().to_owned()))
         .unwrap_or_default();
-    if probe.schema_version == Some(1) || media_type.contains("manifest.v1+") {
+    if probe.schema_version == Some(1) || media_type.contains("distribution.manifest.v1") {
         return Err(DocumentError::Unsupported(if media_type.is_empty() { "docker schema 1".into() } else { media_type }));
     }
     let is_index = matches!(media_type.as_str(), OCI_INDEX | DOCKER_LIST);
