@@ -16,6 +16,7 @@ mod blob;
 mod digest;
 mod error;
 mod image;
+mod import;
 mod progress;
 mod pull;
 mod reference;

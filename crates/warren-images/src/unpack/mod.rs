@@ -17,8 +17,8 @@
 //! hostile or broken and should not run at all. The caller unpacks into a
 //! temp directory and removes it on error.
 
-mod decompress;
-mod safe_path;
+pub(crate) mod decompress;
+pub(crate) mod safe_path;
 mod sys;
 mod whiteout;
 
