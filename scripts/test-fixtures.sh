@@ -210,10 +210,10 @@ python_rootfs_tar() {
     fi
     chroot "$root" useradd --create-home --uid 1000 --user-group --shell /bin/bash app
     # Look like a registry image: no device nodes, no caches, no docs.
-    rm -rf "$root"/dev/* "$root"/proc/* "$root"/sys/* "$root"/run/* \
-        "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
-        "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/locale/* \
-        "$root"/var/log/*.log "$root"/var/cache/debconf/*-old
+    rm -rf "${root:?}"/dev/* "${root:?}"/proc/* "${root:?}"/sys/* "${root:?}"/run/* \
+        "${root:?}"/var/cache/apt/archives/*.deb "${root:?}"/var/lib/apt/lists/* \
+        "${root:?}"/usr/share/doc/* "${root:?}"/usr/share/man/* "${root:?}"/usr/share/locale/* \
+        "${root:?}"/var/log/*.log "${root:?}"/var/cache/debconf/*-old
     tar --numeric-owner --xattrs -C "$root" -cf "$tarball.part" .
     mv "$tarball.part" "$tarball"
     rm -rf "$root"
@@ -261,7 +261,6 @@ verify() {
     "$REPO_ROOT/scripts/fixtures/registry.sh" start "$regdir" "$port"
     # shellcheck disable=SC2064
     trap "'$REPO_ROOT/scripts/fixtures/registry.sh' stop '$regdir'; cleanup" EXIT
-    local push
     push() { skopeo copy -q --dest-tls-verify=false "$@"; }
     push "oci:$F/busybox:latest" "docker://$reg/busybox:latest"
     push "oci:$F/busybox-zstd:latest" "docker://$reg/busybox-zstd:latest"
@@ -270,7 +269,6 @@ verify() {
     push --all "oci:$F/multiarch:latest" "docker://$reg/multiarch:latest"
     push "docker-archive:$F/busybox.docker-save.tar" "docker://$reg/busybox-docker:latest"
 
-    local raw
     raw() { skopeo inspect --tls-verify=false --raw "docker://$reg/$1"; }
     cfg() { skopeo inspect --tls-verify=false --config "docker://$reg/$1"; }
     raw busybox:latest | jq -e '.layers[0].mediaType | endswith("tar+gzip")' >/dev/null \
