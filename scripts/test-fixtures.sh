@@ -26,7 +26,7 @@ for arg in "$@"; do
     case "$arg" in
         --verify) VERIFY=1 ;;
         --rebuild) REBUILD=1 ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "test-fixtures.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
     esac
 done
