@@ -122,7 +122,7 @@ impl Core {
             stdin: Some(false),
         };
         let mut stream = agent
-            .start(request, input.user.as_deref())
+            .start_as(request, input.user.as_deref())
             .await
             .map_err(agent_err)?;
         let mut out = ExecOutput::default();

@@ -15,13 +15,11 @@ pub const MAX_FILE_BYTES: usize = 256 * 1024 * 1024;
 
 fn file_error(id: &str, path: &str, err: AgentError) -> CoreError {
     let kind = match err.code() {
-        Some(ConnectCode::NotFound) => ErrorKind::FileNotFound,
-        Some(ConnectCode::PermissionDenied) => ErrorKind::PermissionDenied,
-        Some(
-            ConnectCode::InvalidArgument
-            | ConnectCode::AlreadyExists
-            | ConnectCode::FailedPrecondition,
-        ) => ErrorKind::InvalidInput,
+        ConnectCode::NotFound => ErrorKind::FileNotFound,
+        ConnectCode::PermissionDenied => ErrorKind::PermissionDenied,
+        ConnectCode::InvalidArgument
+        | ConnectCode::AlreadyExists
+        | ConnectCode::FailedPrecondition => ErrorKind::InvalidInput,
         _ => {
             return CoreError::Agent {
                 id: id.to_owned(),

@@ -174,14 +174,14 @@ impl Core {
             updated_at: now,
         };
         let _guard = self.inner.locks.lock(&id).await;
-        let event = event(
+        let created = event(
             &id,
             "sandbox.create",
             actor,
             None,
             Some(SandboxState::Creating),
         );
-        self.inner.store.insert_sandbox(&record, &event).await?;
+        self.inner.store.insert_sandbox(&record, &created).await?;
 
         let runtime_spec = RuntimeSpec {
             id: id.clone(),

@@ -1,0 +1,89 @@
+//! Domain values → API types.
+
+use time::OffsetDateTime;
+use warren_api_types as api;
+use warren_core::{Image, Sandbox, SandboxState};
+
+fn time_from_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+pub(crate) fn state(s: SandboxState) -> api::SandboxState {
+    match s {
+        SandboxState::Creating => api::SandboxState::Creating,
+        SandboxState::Running => api::SandboxState::Running,
+        SandboxState::Paused => api::SandboxState::Paused,
+        SandboxState::Hibernated => api::SandboxState::Hibernated,
+        SandboxState::Stopped => api::SandboxState::Stopped,
+        SandboxState::Archived => api::SandboxState::Archived,
+        SandboxState::Deleting => api::SandboxState::Deleting,
+        SandboxState::Error => api::SandboxState::Error,
+    }
+}
+
+pub(crate) fn sandbox(s: Sandbox) -> api::Sandbox {
+    api::Sandbox {
+        id: s.id,
+        state: state(s.state),
+        image: s.image,
+        image_digest: s.image_digest,
+        cmd: s.spec.cmd,
+        env: s.spec.env,
+        cpu: s.spec.cpu,
+        memory_mb: s.spec.memory_mb,
+        pids_limit: s.spec.pids_limit,
+        labels: s.labels,
+        error: s.error,
+        created_at: time_from_ms(s.created_at),
+        updated_at: time_from_ms(s.updated_at),
+    }
+}
+
+pub(crate) fn image(i: Image) -> api::Image {
+    api::Image {
+        layers: i.layers.len(),
+        reference: i.reference,
+        digest: i.digest,
+        size: i.size,
+        config: api::ImageConfig {
+            env: i.config.env,
+            cmd: i.config.cmd,
+            entrypoint: i.config.entrypoint,
+            working_dir: i.config.working_dir,
+            user: i.config.user,
+        },
+        created_at: i.created_at,
+    }
+}
+
+pub(crate) fn pull_event(e: warren_core::PullEvent) -> api::PullEvent {
+    use warren_core::PullEvent as E;
+    match e {
+        E::Resolved {
+            reference,
+            digest,
+            layers,
+            total_bytes,
+        } => api::PullEvent::Resolved {
+            reference,
+            digest,
+            layers,
+            total_bytes,
+        },
+        E::LayerStarted { digest, size } => api::PullEvent::LayerStarted { digest, size },
+        E::LayerProgress {
+            digest,
+            downloaded,
+            size,
+        } => api::PullEvent::LayerProgress {
+            digest,
+            downloaded,
+            size,
+        },
+        E::LayerCached { digest, size } => api::PullEvent::LayerCached { digest, size },
+        E::LayerDone { digest } => api::PullEvent::LayerDone { digest },
+        E::Unpacking { digest } => api::PullEvent::Unpacking { digest },
+        E::Done { digest } => api::PullEvent::Done { digest },
+    }
+}

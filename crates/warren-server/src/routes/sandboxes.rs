@@ -1,0 +1,123 @@
+//! `/v1/sandboxes`: create, list, get, delete, exec, files.
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use warren_api_types as api;
+use warren_core::{CreateSandbox, ExecInput, Principal};
+
+use crate::json::{Json, Query};
+use crate::{ApiError, AppState, convert};
+
+pub(crate) async fn create(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Json(req): Json<api::CreateSandboxRequest>,
+) -> Result<(StatusCode, axum::Json<api::Sandbox>), ApiError> {
+    let input = CreateSandbox {
+        image: req.image,
+        cmd: req.cmd,
+        env: req.env,
+        cpu: req.cpu,
+        memory_mb: req.memory_mb,
+        pids_limit: req.pids_limit,
+        labels: req.labels,
+    };
+    let sb = st.core.create_sandbox(input, &who.key_name).await?;
+    Ok((StatusCode::CREATED, axum::Json(convert::sandbox(sb))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+pub(crate) async fn list(
+    State(st): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<axum::Json<api::SandboxList>, ApiError> {
+    let (items, next_cursor) = st.core.list_sandboxes(q.cursor.as_deref(), q.limit).await?;
+    Ok(axum::Json(api::SandboxList {
+        items: items.into_iter().map(convert::sandbox).collect(),
+        next_cursor,
+    }))
+}
+
+pub(crate) async fn get(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<api::Sandbox>, ApiError> {
+    Ok(axum::Json(convert::sandbox(
+        st.core.get_sandbox(&id).await?,
+    )))
+}
+
+pub(crate) async fn delete(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    st.core.delete_sandbox(&id, &who.key_name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn exec(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Json(req): Json<api::ExecRequest>,
+) -> Result<axum::Json<api::ExecResponse>, ApiError> {
+    let out = st
+        .core
+        .exec(
+            &id,
+            ExecInput {
+                cmd: req.cmd,
+                env: req.env,
+                cwd: req.cwd,
+                user: req.user,
+                timeout_s: req.timeout_s,
+            },
+        )
+        .await?;
+    Ok(axum::Json(api::ExecResponse {
+        exit_code: out.exit_code,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        truncated: out.truncated,
+        timed_out: out.timed_out,
+        duration_ms: u64::try_from(out.duration.as_millis()).unwrap_or(u64::MAX),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileQuery {
+    path: String,
+    user: Option<String>,
+}
+
+pub(crate) async fn read_file(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<FileQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let bytes = st.core.read_file(&id, &q.path, q.user.as_deref()).await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))
+}
+
+pub(crate) async fn write_file(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<FileQuery>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    st.core
+        .write_file(&id, &q.path, q.user.as_deref(), body)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

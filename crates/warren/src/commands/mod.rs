@@ -1,0 +1,21 @@
+//! One module per command group; each talks to the daemon through `warren-client`.
+
+pub mod doctor;
+pub mod image;
+pub mod sandbox;
+
+use std::collections::BTreeMap;
+
+use anyhow::bail;
+
+/// Parse repeated `KEY=VALUE` flags.
+pub fn key_values(flag: &str, items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for item in items {
+        let Some((k, v)) = item.split_once('=') else {
+            bail!("--{flag} {item:?}: expected KEY=VALUE");
+        };
+        out.insert(k.to_owned(), v.to_owned());
+    }
+    Ok(out)
+}

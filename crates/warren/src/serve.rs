@@ -1,0 +1,155 @@
+//! `warren serve`: open the state dir, reconcile, and serve the API.
+//!
+//! Start-up order: state dir → database (migrations) → image store →
+//! runtime (finds the static agent) → first API key if none exists →
+//! reconcile (adopt sandboxes that outlived the previous daemon) → listen.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use warren_core::{Core, Defaults};
+use warren_images::{IdShift, ImageStore, StoreOptions};
+use warren_runtime::{ContainerConfig, ContainerRuntime, IdMap, find_agent_binary};
+use warren_store::SqliteStore;
+
+use crate::cli::ServeArgs;
+use crate::config;
+
+/// Host uid/gid of sandbox root, and how many ids each sandbox maps.
+const ID_BASE: u32 = 100_000;
+const ID_COUNT: u32 = 65_536;
+/// How often the reconciler runs after start-up.
+const RECONCILE_EVERY: Duration = Duration::from_secs(30);
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let state = &args.state_dir;
+    prepare_state_dir(state)?;
+
+    let store = SqliteStore::open(&state.join("warren.db"))
+        .await
+        .context("cannot open the database")?;
+    let images = ImageStore::open(StoreOptions {
+        root: state.clone(),
+        id_shift: IdShift {
+            uid_base: ID_BASE,
+            gid_base: ID_BASE,
+            size: ID_COUNT,
+        },
+    })
+    .await
+    .context("cannot open the image store")?;
+    let agent = find_agent_binary().context("cannot find the sandbox agent binary")?;
+    let mut runtime_config = ContainerConfig::new(state.join("sandboxes"), agent);
+    runtime_config.runc_root = state.join("runc");
+    runtime_config.id_map = IdMap {
+        host_base: ID_BASE,
+        size: ID_COUNT,
+    };
+    let runtime = ContainerRuntime::new(runtime_config)
+        .await
+        .context("cannot start the container runtime")?;
+    let core = Core::new(
+        Arc::new(store),
+        images,
+        Arc::new(runtime),
+        Defaults::default(),
+    );
+
+    let first_key = core
+        .bootstrap_api_key(
+            std::env::var("WARREN_API_KEY")
+                .ok()
+                .filter(|k| !k.is_empty()),
+        )
+        .await
+        .context("cannot create the first API key")?;
+    let report = core
+        .reconcile()
+        .await
+        .context("cannot reconcile sandboxes with the runtime")?;
+    if report != Default::default() {
+        tracing::info!(?report, "reconciled sandboxes left by the previous daemon");
+    }
+    spawn_reconciler(core.clone());
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let url = format!("http://{addr}");
+    println!("warren {} is listening on {url}", env!("CARGO_PKG_VERSION"));
+    println!("  web UI and API: {url}   (state: {})", state.display());
+    match first_key {
+        Some(key) => {
+            println!("  API key (shown once, store it safely): {}", key.secret);
+            let saved = config::save(&config::Config {
+                url: Some(url.clone()),
+                api_key: Some(key.secret),
+            });
+            match saved {
+                Ok(path) => println!("  the CLI will find it in {}", path.display()),
+                Err(e) => println!("  could not save it for the CLI: {e:#}"),
+            }
+        }
+        None => match config::path() {
+            Some(path) => println!(
+                "  API key: as created on first start (the CLI reads {})",
+                path.display()
+            ),
+            None => println!("  API key: as created on first start"),
+        },
+    }
+
+    let app = warren_server::router(warren_server::AppState {
+        core,
+        tmp_dir: state.join("tmp"),
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    tracing::info!("stopped; sandboxes keep running");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Create the state dir. It must be traversable (not readable) by the
+/// sandboxes' mapped root, which runc needs to reach the rootfs.
+fn prepare_state_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create state dir {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))
+        .with_context(|| format!("cannot set permissions of {}", dir.display()))?;
+    let tmp = dir.join("tmp");
+    // Spooled uploads from a crashed daemon are garbage.
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    Ok(())
+}
+
+fn spawn_reconciler(core: Core) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(RECONCILE_EVERY);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match core.reconcile().await {
+                Ok(r) if r != Default::default() => tracing::info!(report = ?r, "reconciled"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e.chain(), "reconcile failed"),
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("can install a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
