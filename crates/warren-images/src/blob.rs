@@ -40,7 +40,11 @@ pub(crate) struct BlobWriter {
 
 impl BlobWriter {
     pub(crate) async fn create(dir: &Path, expected: &Digest) -> Result<Self, StoreError> {
-        let tmp = dir.join(format!(".tmp-{}-{}", expected.short(), crate::store::unique_suffix()));
+        let tmp = dir.join(format!(
+            ".tmp-{}-{}",
+            expected.short(),
+            crate::store::unique_suffix()
+        ));
         let file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -66,20 +70,31 @@ impl BlobWriter {
         self.hasher.update(data);
         self.written += data.len() as u64;
         let f = self.file.as_mut().expect("file present until commit");
-        f.write_all(data).await.map_err(StoreError::io("write", &self.tmp))
+        f.write_all(data)
+            .await
+            .map_err(StoreError::io("write", &self.tmp))
     }
 
     /// Verifies the digest, makes the file durable and renames it into place.
     pub(crate) async fn commit(mut self) -> Result<u64, CommitError> {
         let actual = Digest::from_hasher(std::mem::take(&mut self.hasher));
         if actual != self.expected {
-            return Err(CommitError::Mismatch { expected: self.expected.clone(), actual });
+            return Err(CommitError::Mismatch {
+                expected: self.expected.clone(),
+                actual,
+            });
         }
         let mut f = self.file.take().expect("file present until commit");
-        f.flush().await.map_err(StoreError::io("flush", &self.tmp))?;
-        f.sync_all().await.map_err(StoreError::io("fsync", &self.tmp))?;
+        f.flush()
+            .await
+            .map_err(StoreError::io("flush", &self.tmp))?;
+        f.sync_all()
+            .await
+            .map_err(StoreError::io("fsync", &self.tmp))?;
         drop(f);
-        tokio::fs::rename(&self.tmp, &self.dest).await.map_err(StoreError::io("rename blob into", &self.dest))?;
+        tokio::fs::rename(&self.tmp, &self.dest)
+            .await
+            .map_err(StoreError::io("rename blob into", &self.dest))?;
         self.tmp = PathBuf::new();
         Ok(self.written)
     }

@@ -18,13 +18,19 @@ impl Digest {
     /// Parses `sha256:<hex>`; rejects other algorithms and malformed hex.
     pub fn parse(s: &str) -> Result<Self, DigestError> {
         let Some((algo, hex)) = s.split_once(':') else {
-            return Err(DigestError::Malformed { digest: s.to_owned() });
+            return Err(DigestError::Malformed {
+                digest: s.to_owned(),
+            });
         };
         if algo != "sha256" {
-            return Err(DigestError::UnsupportedAlgorithm { digest: s.to_owned() });
+            return Err(DigestError::UnsupportedAlgorithm {
+                digest: s.to_owned(),
+            });
         }
         if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err(DigestError::Malformed { digest: s.to_owned() });
+            return Err(DigestError::Malformed {
+                digest: s.to_owned(),
+            });
         }
         Ok(Digest(s.to_owned()))
     }
@@ -70,7 +76,11 @@ pub(crate) struct HashingReader<R> {
 
 impl<R> HashingReader<R> {
     pub(crate) fn new(inner: R) -> Self {
-        HashingReader { inner, hasher: Sha256::new(), count: 0 }
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
     }
 
     /// Bytes read so far and their digest.
@@ -95,16 +105,27 @@ mod tests {
     #[test]
     fn parse_and_hash() {
         let d = Digest::of(b"");
-        assert_eq!(d.as_str(), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            d.as_str(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         assert_eq!(Digest::parse(d.as_str()).unwrap(), d);
         assert_eq!(d.short(), "e3b0c44298fc");
         assert!(Digest::parse("sha512:00").is_err());
-        assert!(Digest::parse("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855").is_err());
+        assert!(
+            Digest::parse(
+                "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+            )
+            .is_err()
+        );
         assert!(Digest::parse("e3b0c44298fc").is_err());
         let mut r = HashingReader::new(&b"abc"[..]);
         std::io::copy(&mut r, &mut std::io::sink()).unwrap();
         let (n, d) = r.finish();
         assert_eq!(n, 3);
-        assert_eq!(d.hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            d.hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -49,13 +49,25 @@ pub enum ReferenceError {
 pub enum OpenError {
     /// A directory of the store layout could not be created or read.
     #[error("cannot prepare store directory {path}")]
-    Dir { path: PathBuf, #[source] source: std::io::Error },
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// The image index could not be read.
     #[error("cannot read image index {path}")]
-    ReadIndex { path: PathBuf, #[source] source: std::io::Error },
+    ReadIndex {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// The image index is not valid JSON of the expected shape.
     #[error("image index {path} is corrupt")]
-    ParseIndex { path: PathBuf, #[source] source: serde_json::Error },
+    ParseIndex {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// A store operation failed.
@@ -63,10 +75,18 @@ pub enum OpenError {
 pub enum StoreError {
     /// A filesystem operation failed.
     #[error("cannot {action} {path}")]
-    Io { action: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// The image index could not be serialised.
     #[error("cannot serialise the image index")]
-    Serialize { #[source] source: serde_json::Error },
+    Serialize {
+        #[source]
+        source: serde_json::Error,
+    },
     /// A blob that an image needs is not in the content store.
     #[error("blob {digest} is missing from the content store")]
     BlobMissing { digest: String },
@@ -75,13 +95,21 @@ pub enum StoreError {
     Ambiguous { query: String, matches: Vec<String> },
     /// Unpacking a layer failed.
     #[error("cannot unpack layer {digest}")]
-    Unpack { digest: String, #[source] source: UnpackError },
+    Unpack {
+        digest: String,
+        #[source]
+        source: UnpackError,
+    },
     /// The query is neither a valid reference nor a digest (prefix).
     #[error(transparent)]
     InvalidReference(#[from] ReferenceError),
     /// A background task panicked or was cancelled.
     #[error("background task for {what} failed")]
-    Task { what: String, #[source] source: tokio::task::JoinError },
+    Task {
+        what: String,
+        #[source]
+        source: tokio::task::JoinError,
+    },
 }
 
 impl StoreError {
@@ -95,9 +123,16 @@ impl StoreError {
         }
     }
 
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
-        move |source| StoreError::Io { action, path, source }
+        move |source| StoreError::Io {
+            action,
+            path,
+            source,
+        }
     }
 }
 
@@ -106,7 +141,11 @@ impl StoreError {
 pub enum UnpackError {
     /// The compressed or tar stream could not be read or decoded.
     #[error("cannot read the layer stream ({compression})")]
-    Read { compression: &'static str, #[source] source: std::io::Error },
+    Read {
+        compression: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     /// An entry tried to escape the layer directory or is otherwise unsafe.
     #[error("refusing layer entry {path:?}: {reason}")]
     UnsafeEntry { path: String, reason: &'static str },
@@ -118,7 +157,12 @@ pub enum UnpackError {
     DiffIdMismatch { expected: String, actual: String },
     /// Writing the unpacked tree failed.
     #[error("cannot {action} {path}")]
-    Io { action: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl UnpackError {
@@ -139,13 +183,24 @@ pub enum PullError {
     InvalidReference(#[from] ReferenceError),
     /// The HTTP request could not be made or its body not read.
     #[error("request to {url} failed")]
-    Request { url: String, #[source] source: reqwest::Error },
+    Request {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
     /// The HTTP client could not be built (TLS setup).
     #[error("cannot build the HTTP client")]
-    Client { #[source] source: reqwest::Error },
+    Client {
+        #[source]
+        source: reqwest::Error,
+    },
     /// The registry answered with an unexpected status.
     #[error("registry answered {status} for {url}{}", if body.is_empty() { String::new() } else { format!(": {body}") })]
-    Status { url: String, status: u16, body: String },
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
     /// Authentication was required and failed.
     #[error("registry {registry} refused access: {reason}")]
     Unauthorized { registry: String, reason: String },
@@ -157,28 +212,56 @@ pub enum PullError {
     BlobNotFound { reference: String, digest: String },
     /// A manifest, index or config is not valid JSON of the expected shape.
     #[error("invalid {what} {digest}")]
-    InvalidJson { what: &'static str, digest: String, #[source] source: serde_json::Error },
+    InvalidJson {
+        what: &'static str,
+        digest: String,
+        #[source]
+        source: serde_json::Error,
+    },
     /// A document is structurally wrong (e.g. layer and diff id counts differ).
     #[error("invalid {what} {digest}: {problem}")]
-    InvalidDocument { what: &'static str, digest: String, problem: String },
+    InvalidDocument {
+        what: &'static str,
+        digest: String,
+        problem: String,
+    },
     /// A digest string in a manifest is malformed.
     #[error("malformed digest in {what}")]
-    BadDigest { what: &'static str, #[source] source: DigestError },
+    BadDigest {
+        what: &'static str,
+        #[source]
+        source: DigestError,
+    },
     /// The manifest media type is not one we understand.
     #[error("unsupported manifest media type {media_type:?} for {reference}")]
-    UnsupportedManifest { reference: String, media_type: String },
+    UnsupportedManifest {
+        reference: String,
+        media_type: String,
+    },
     /// A layer uses a media type we cannot unpack, or is a foreign layer.
     #[error("unsupported layer {digest} with media type {media_type:?}")]
     UnsupportedLayer { digest: String, media_type: String },
     /// The index has no manifest for the requested platform.
     #[error("no manifest for platform {wanted} in {reference}; available: {}", if available.is_empty() { "none".to_owned() } else { available.join(", ") })]
-    NoMatchingPlatform { reference: String, wanted: String, available: Vec<String> },
+    NoMatchingPlatform {
+        reference: String,
+        wanted: String,
+        available: Vec<String>,
+    },
     /// Content did not hash to the digest that named it.
     #[error("digest mismatch for {what}: expected {expected}, received {actual}")]
-    DigestMismatch { what: &'static str, expected: String, actual: String },
+    DigestMismatch {
+        what: &'static str,
+        expected: String,
+        actual: String,
+    },
     /// A document or blob is larger than allowed or than its descriptor says.
     #[error("{what} {digest} is larger than {limit} bytes")]
-    TooLarge { what: &'static str, digest: String, limit: u64 },
+    TooLarge {
+        what: &'static str,
+        digest: String,
+        limit: u64,
+    },
     /// Storing content locally failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -216,25 +299,44 @@ impl PullError {
 pub enum ImportError {
     /// Reading the input failed.
     #[error("cannot {action} {path}")]
-    Io { action: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// The input is neither a docker-save tar, an OCI layout nor an OCI archive.
-    #[error("{path} is not a docker-save archive, OCI layout directory or OCI archive (no manifest.json or oci-layout+index.json)")]
+    #[error(
+        "{path} is not a docker-save archive, OCI layout directory or OCI archive (no manifest.json or oci-layout+index.json)"
+    )]
     UnknownFormat { path: PathBuf },
     /// A file the format requires is missing.
     #[error("{file} is missing from the import")]
     Missing { file: String },
     /// A JSON document in the input is invalid.
     #[error("invalid JSON in {file}")]
-    InvalidJson { file: String, #[source] source: serde_json::Error },
+    InvalidJson {
+        file: String,
+        #[source]
+        source: serde_json::Error,
+    },
     /// A document is structurally wrong.
     #[error("invalid {file}: {problem}")]
     InvalidDocument { file: String, problem: String },
     /// A blob does not hash to its digest.
     #[error("digest mismatch for {file}: expected {expected}, received {actual}")]
-    DigestMismatch { file: String, expected: String, actual: String },
+    DigestMismatch {
+        file: String,
+        expected: String,
+        actual: String,
+    },
     /// A digest string is malformed.
     #[error("malformed digest in {file}")]
-    BadDigest { file: String, #[source] source: DigestError },
+    BadDigest {
+        file: String,
+        #[source]
+        source: DigestError,
+    },
     /// The tag argument or a name in the archive is not a valid reference.
     #[error(transparent)]
     InvalidReference(#[from] ReferenceError),
@@ -275,7 +377,10 @@ pub enum RemoveError {
     NotFound { query: String },
     /// The digest is shared by several references; remove one by name.
     #[error("{query:?} names several references ({}); remove them by reference", references.join(", "))]
-    Ambiguous { query: String, references: Vec<String> },
+    Ambiguous {
+        query: String,
+        references: Vec<String>,
+    },
     /// The store failed while removing or collecting garbage.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -78,7 +78,11 @@ pub struct IdShift {
 impl Default for IdShift {
     /// warren's standard mapping: 100000 + 65536.
     fn default() -> Self {
-        IdShift { uid_base: 100_000, gid_base: 100_000, size: 65_536 }
+        IdShift {
+            uid_base: 100_000,
+            gid_base: 100_000,
+            size: 65_536,
+        }
     }
 }
 
@@ -96,7 +100,11 @@ impl IdShift {
     }
 
     fn shift(base: u32, size: u32, id: u64) -> u32 {
-        let id = if id < u64::from(size) { id as u32 } else { Self::NOBODY };
+        let id = if id < u64::from(size) {
+            id as u32
+        } else {
+            Self::NOBODY
+        };
         base.saturating_add(id)
     }
 }
@@ -144,7 +152,11 @@ pub struct Platform {
 impl Default for Platform {
     /// `linux/amd64`.
     fn default() -> Self {
-        Platform { os: "linux".into(), architecture: "amd64".into(), variant: None }
+        Platform {
+            os: "linux".into(),
+            architecture: "amd64".into(),
+            variant: None,
+        }
     }
 }
 
@@ -170,7 +182,10 @@ pub struct UnpackLimits {
 impl Default for UnpackLimits {
     /// 1,000,000 entries and 64 GiB per layer.
     fn default() -> Self {
-        UnpackLimits { max_entries: 1_000_000, max_bytes: 64 << 30 }
+        UnpackLimits {
+            max_entries: 1_000_000,
+            max_bytes: 64 << 30,
+        }
     }
 }
 
@@ -190,7 +205,10 @@ mod tests {
 
     #[test]
     fn credentials_debug_redacts() {
-        let c = Credentials { username: "u".into(), password: "hunter2".into() };
+        let c = Credentials {
+            username: "u".into(),
+            password: "hunter2".into(),
+        };
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

@@ -26,7 +26,10 @@ const MAX_JSON: u64 = 16 << 20;
 enum Source {
     Dir(PathBuf),
     /// Extracted tar: archive path → (temp file, digest).
-    Tar { files: HashMap<String, (PathBuf, Digest)>, dir: PathBuf },
+    Tar {
+        files: HashMap<String, (PathBuf, Digest)>,
+        dir: PathBuf,
+    },
 }
 
 impl Drop for Source {
@@ -51,11 +54,20 @@ impl ImageStore {
     /// tar. `tag` names the image when the input holds exactly one;
     /// otherwise names come from `RepoTags` or the layout's annotations, and
     /// unnamed images become `import/<short digest>`.
-    pub async fn import(&self, path: &Path, tag: Option<&str>, progress: &dyn PullProgress) -> Result<Vec<Image>, ImportError> {
+    pub async fn import(
+        &self,
+        path: &Path,
+        tag: Option<&str>,
+        progress: &dyn PullProgress,
+    ) -> Result<Vec<Image>, ImportError> {
         let tag = tag.map(Reference::parse).transpose()?;
         let _gc = self.inner.gc.read().await;
         let meta = tokio::fs::metadata(path).await.map_err(io("read", path))?;
-        let src = if meta.is_dir() { Source::Dir(path.to_path_buf()) } else { self.extract(path).await? };
+        let src = if meta.is_dir() {
+            Source::Dir(path.to_path_buf())
+        } else {
+            self.extract(path).await?
+        };
         let images = if let Some(bytes) = src.read_json("manifest.json").await? {
             let entries: Vec<SaveEntry> = json("manifest.json", &bytes)?;
             let mut out = Vec::new();
@@ -64,7 +76,12 @@ impl ImageStore {
             }
             out
         } else if src.exists("oci-layout") {
-            let bytes = src.read_json("index.json").await?.ok_or(ImportError::Missing { file: "index.json".into() })?;
+            let bytes = src
+                .read_json("index.json")
+                .await?
+                .ok_or(ImportError::Missing {
+                    file: "index.json".into(),
+                })?;
             let index: manifest::ImageIndex = json("index.json", &bytes)?;
             let mut out = Vec::new();
             for d in &index.manifests {
@@ -72,14 +89,19 @@ impl ImageStore {
             }
             out
         } else {
-            return Err(ImportError::UnknownFormat { path: path.to_path_buf() });
+            return Err(ImportError::UnknownFormat {
+                path: path.to_path_buf(),
+            });
         };
         if images.is_empty() {
             return Err(ImportError::Empty);
         }
-        let distinct: std::collections::HashSet<_> = images.iter().map(|(i, _)| i.digest.clone()).collect();
+        let distinct: std::collections::HashSet<_> =
+            images.iter().map(|(i, _)| i.digest.clone()).collect();
         if tag.is_some() && distinct.len() > 1 {
-            return Err(ImportError::TagAmbiguous { count: distinct.len() });
+            return Err(ImportError::TagAmbiguous {
+                count: distinct.len(),
+            });
         }
         let mut stored = Vec::new();
         for (mut image, names) in images {
@@ -96,7 +118,9 @@ impl ImageStore {
                 }
                 image.reference = name;
                 self.put_image(image.clone()).await?;
-                progress.event(PullEvent::Done { digest: image.digest.clone() });
+                progress.event(PullEvent::Done {
+                    digest: image.digest.clone(),
+                });
                 stored.push(image.clone());
             }
         }
@@ -104,8 +128,13 @@ impl ImageStore {
     }
 
     async fn extract(&self, path: &Path) -> Result<Source, ImportError> {
-        let dir = self.inner.tmp.join(format!("import-{}", crate::store::unique_suffix()));
-        tokio::fs::create_dir_all(&dir).await.map_err(io("create", &dir))?;
+        let dir = self
+            .inner
+            .tmp
+            .join(format!("import-{}", crate::store::unique_suffix()));
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(io("create", &dir))?;
         let (p, d) = (path.to_path_buf(), dir.clone());
         let res = tokio::task::spawn_blocking(move || extract_tar(&p, &d)).await;
         let files = match res {
@@ -122,11 +151,23 @@ impl ImageStore {
         Ok(Source::Tar { files, dir })
     }
 
-    async fn import_docker(&self, src: &Source, e: &SaveEntry, progress: &dyn PullProgress) -> Result<(Image, Vec<String>), ImportError> {
-        let config_bytes = src.read_json(&e.config).await?.ok_or(ImportError::Missing { file: e.config.clone() })?;
+    async fn import_docker(
+        &self,
+        src: &Source,
+        e: &SaveEntry,
+        progress: &dyn PullProgress,
+    ) -> Result<(Image, Vec<String>), ImportError> {
+        let config_bytes = src
+            .read_json(&e.config)
+            .await?
+            .ok_or(ImportError::Missing {
+                file: e.config.clone(),
+            })?;
         let config_digest = Digest::of(&config_bytes);
         check_name(&e.config, &config_digest)?;
-        self.put_blob_bytes(&config_digest, &config_bytes).await.map_err(|err| commit(err, &e.config))?;
+        self.put_blob_bytes(&config_digest, &config_bytes)
+            .await
+            .map_err(|err| commit(err, &e.config))?;
         let config: ConfigFile = json(&e.config, &config_bytes)?;
         let mut descs = Vec::new();
         for (i, rel) in e.layers.iter().enumerate() {
@@ -137,10 +178,14 @@ impl ImageStore {
             check_name(rel, &digest)?;
             let compression = src.compression(rel)?;
             // An uncompressed layer is its own diff id: check before storing anything.
-            if let (Compression::None, Some(diff_id)) = (compression, config.rootfs.diff_ids.get(i)) {
-                if *diff_id != digest.as_str() {
-                    return Err(ImportError::DigestMismatch { file: rel.clone(), expected: diff_id.clone(), actual: digest.to_string() });
-                }
+            if let (Compression::None, Some(diff_id)) = (compression, config.rootfs.diff_ids.get(i))
+                && *diff_id != digest.as_str()
+            {
+                return Err(ImportError::DigestMismatch {
+                    file: rel.clone(),
+                    expected: diff_id.clone(),
+                    actual: digest.to_string(),
+                });
             }
             let size = self.ingest(src, rel, &digest).await?;
             let media_type = match compression {
@@ -156,30 +201,55 @@ impl ImageStore {
             "config": {"mediaType": manifest::DOCKER_CONFIG, "size": config_bytes.len(), "digest": config_digest.as_str()},
             "layers": descs,
         });
-        let bytes = serde_json::to_vec(&doc).map_err(|source| ImportError::InvalidJson { file: "generated manifest".into(), source })?;
+        let bytes = serde_json::to_vec(&doc).map_err(|source| ImportError::InvalidJson {
+            file: "generated manifest".into(),
+            source,
+        })?;
         let digest = Digest::of(&bytes);
-        self.put_blob_bytes(&digest, &bytes).await.map_err(|err| commit(err, "generated manifest"))?;
+        self.put_blob_bytes(&digest, &bytes)
+            .await
+            .map_err(|err| commit(err, "generated manifest"))?;
         let m: ImageManifest = json("generated manifest", &bytes)?;
-        let names = e.repo_tags.iter().flatten().map(|t| Reference::parse(t).map(|r| r.to_string())).collect::<Result<_, _>>()?;
-        let image = self.finish_image(&m, &config, &digest, &config_digest, progress).await?;
+        let names = e
+            .repo_tags
+            .iter()
+            .flatten()
+            .map(|t| Reference::parse(t).map(|r| r.to_string()))
+            .collect::<Result<_, _>>()?;
+        let image = self
+            .finish_image(&m, &config, &digest, &config_digest, progress)
+            .await?;
         Ok((image, names))
     }
 
-    async fn import_oci(&self, src: &Source, top: &manifest::Descriptor, progress: &dyn PullProgress) -> Result<(Image, Vec<String>), ImportError> {
+    async fn import_oci(
+        &self,
+        src: &Source,
+        top: &manifest::Descriptor,
+        progress: &dyn PullProgress,
+    ) -> Result<(Image, Vec<String>), ImportError> {
         let mut d = top.clone();
         let mut bytes = self.oci_blob(src, &d.digest).await?;
         let mut doc = parse_doc(&bytes, &d.digest)?;
         if let Document::Index(index) = &doc {
             let want = Platform::default();
-            let chosen = manifest::select_platform(index, &want).map_err(|available| ImportError::Unsupported {
-                problem: format!("no {want} manifest in {}; available: {}", d.digest, available.join(", ")),
+            let chosen = manifest::select_platform(index, &want).map_err(|available| {
+                ImportError::Unsupported {
+                    problem: format!(
+                        "no {want} manifest in {}; available: {}",
+                        d.digest,
+                        available.join(", ")
+                    ),
+                }
             })?;
             d = chosen.clone();
             bytes = self.oci_blob(src, &d.digest).await?;
             doc = parse_doc(&bytes, &d.digest)?;
         }
         let Document::Manifest(m) = doc else {
-            return Err(ImportError::Unsupported { problem: format!("{} is a nested index", d.digest) });
+            return Err(ImportError::Unsupported {
+                problem: format!("{} is a nested index", d.digest),
+            });
         };
         let digest = digest(&d.digest, "index.json")?;
         let config_digest = digest_of(&m.config.digest)?;
@@ -187,34 +257,63 @@ impl ImageStore {
         let config: ConfigFile = json(&m.config.digest, &config_bytes)?;
         for l in &m.layers {
             if !manifest::layer_supported(l) {
-                return Err(ImportError::Unsupported { problem: format!("layer {} has media type {:?}", l.digest, l.media_type) });
+                return Err(ImportError::Unsupported {
+                    problem: format!("layer {} has media type {:?}", l.digest, l.media_type),
+                });
             }
             let ld = digest_of(&l.digest)?;
-            self.ingest(src, &format!("blobs/sha256/{}", ld.hex()), &ld).await?;
+            self.ingest(src, &format!("blobs/sha256/{}", ld.hex()), &ld)
+                .await?;
         }
         let mut names = Vec::new();
         let ann = |k: &str| top.annotations.get(k).or_else(|| d.annotations.get(k));
         if let Some(n) = ann("io.containerd.image.name") {
             names.push(Reference::parse(n)?.to_string());
         } else if let Some(n) = ann("org.opencontainers.image.ref.name") {
-            let full = if n.contains('/') || n.contains('@') { n.clone() } else { format!("import/{}:{n}", digest.short()) };
+            let full = if n.contains('/') || n.contains('@') {
+                n.clone()
+            } else {
+                format!("import/{}:{n}", digest.short())
+            };
             names.push(Reference::parse(&full)?.to_string());
         }
-        let image = self.finish_image(&m, &config, &digest, &config_digest, progress).await?;
+        let image = self
+            .finish_image(&m, &config, &digest, &config_digest, progress)
+            .await?;
         Ok((image, names))
     }
 
-    async fn finish_image(&self, m: &ImageManifest, config: &ConfigFile, digest: &Digest, config_digest: &Digest, progress: &dyn PullProgress) -> Result<Image, ImportError> {
-        let layers: Vec<Layer> = crate::pull::layers_of(m, config, digest)
-            .map_err(|e| ImportError::InvalidDocument { file: digest.to_string(), problem: e.to_string() })?;
+    async fn finish_image(
+        &self,
+        m: &ImageManifest,
+        config: &ConfigFile,
+        digest: &Digest,
+        config_digest: &Digest,
+        progress: &dyn PullProgress,
+    ) -> Result<Image, ImportError> {
+        let layers: Vec<Layer> = crate::pull::layers_of(m, config, digest).map_err(|e| {
+            ImportError::InvalidDocument {
+                file: digest.to_string(),
+                problem: e.to_string(),
+            }
+        })?;
         let size = layers.iter().map(|l| l.size).sum();
-        progress.event(PullEvent::Resolved { reference: String::new(), digest: digest.to_string(), layers: layers.len(), total_bytes: size });
+        progress.event(PullEvent::Resolved {
+            reference: String::new(),
+            digest: digest.to_string(),
+            layers: layers.len(),
+            total_bytes: size,
+        });
         for l in &layers {
             if !self.has_layer_dir(l) {
-                progress.event(PullEvent::Unpacking { digest: l.digest.clone() });
+                progress.event(PullEvent::Unpacking {
+                    digest: l.digest.clone(),
+                });
             }
             self.ensure_layer(l).await?;
-            progress.event(PullEvent::LayerDone { digest: l.digest.clone() });
+            progress.event(PullEvent::LayerDone {
+                digest: l.digest.clone(),
+            });
         }
         Ok(Image {
             reference: String::new(),
@@ -233,9 +332,14 @@ impl ImageStore {
         let rel = format!("blobs/sha256/{}", d.hex());
         self.ingest(src, &rel, &d).await?;
         let path = self.blob_path(&d);
-        let meta = tokio::fs::metadata(&path).await.map_err(io("read", &path))?;
+        let meta = tokio::fs::metadata(&path)
+            .await
+            .map_err(io("read", &path))?;
         if meta.len() > MAX_JSON {
-            return Err(ImportError::InvalidDocument { file: rel, problem: "document larger than 16 MiB".into() });
+            return Err(ImportError::InvalidDocument {
+                file: rel,
+                problem: "document larger than 16 MiB".into(),
+            });
         }
         tokio::fs::read(&path).await.map_err(io("read", &path))
     }
@@ -246,13 +350,23 @@ impl ImageStore {
         if let Ok(m) = tokio::fs::metadata(&dest).await {
             return Ok(m.len());
         }
-        let path = src.path(rel).ok_or_else(|| ImportError::Missing { file: rel.to_owned() })?;
-        if let Some(known) = src.known_digest(rel) {
-            if known != expected {
-                return Err(ImportError::DigestMismatch { file: rel.to_owned(), expected: expected.to_string(), actual: known.to_string() });
-            }
+        let path = src.path(rel).ok_or_else(|| ImportError::Missing {
+            file: rel.to_owned(),
+        })?;
+        if let Some(known) = src.known_digest(rel)
+            && known != expected
+        {
+            return Err(ImportError::DigestMismatch {
+                file: rel.to_owned(),
+                expected: expected.to_string(),
+                actual: known.to_string(),
+            });
         }
-        let mut f = tokio::fs::File::open(&path).await.map_err(|_| ImportError::Missing { file: rel.to_owned() })?;
+        let mut f = tokio::fs::File::open(&path)
+            .await
+            .map_err(|_| ImportError::Missing {
+                file: rel.to_owned(),
+            })?;
         let mut w = BlobWriter::create(&self.inner.blobs, expected).await?;
         let mut buf = vec![0u8; 256 * 1024];
         loop {
@@ -265,7 +379,6 @@ impl ImageStore {
         }
         w.commit().await.map_err(|e| commit(e, rel))
     }
-
 }
 
 impl Source {
@@ -285,7 +398,9 @@ impl Source {
     }
 
     fn compression(&self, rel: &str) -> Result<Compression, ImportError> {
-        let path = self.path(rel).ok_or_else(|| ImportError::Missing { file: rel.to_owned() })?;
+        let path = self.path(rel).ok_or_else(|| ImportError::Missing {
+            file: rel.to_owned(),
+        })?;
         let mut head = [0u8; 4];
         let mut f = std::fs::File::open(&path).map_err(io("read", &path))?;
         let n = f.read(&mut head).map_err(io("read", &path))?;
@@ -297,16 +412,23 @@ impl Source {
     }
 
     async fn read_json(&self, rel: &str) -> Result<Option<Vec<u8>>, ImportError> {
-        let Some(p) = self.path(rel).filter(|p| p.is_file()) else { return Ok(None) };
+        let Some(p) = self.path(rel).filter(|p| p.is_file()) else {
+            return Ok(None);
+        };
         let meta = tokio::fs::metadata(&p).await.map_err(io("read", &p))?;
         if meta.len() > MAX_JSON {
-            return Err(ImportError::InvalidDocument { file: rel.to_owned(), problem: "larger than 16 MiB".into() });
+            return Err(ImportError::InvalidDocument {
+                file: rel.to_owned(),
+                problem: "larger than 16 MiB".into(),
+            });
         }
         tokio::fs::read(&p).await.map(Some).map_err(io("read", &p))
     }
 
     async fn hash(&self, rel: &str) -> Result<Digest, ImportError> {
-        let p = self.path(rel).ok_or_else(|| ImportError::Missing { file: rel.to_owned() })?;
+        let p = self.path(rel).ok_or_else(|| ImportError::Missing {
+            file: rel.to_owned(),
+        })?;
         let p2 = p.clone();
         let res = tokio::task::spawn_blocking(move || -> std::io::Result<Digest> {
             let mut r = HashingReader::new(std::fs::File::open(&p2)?);
@@ -315,7 +437,9 @@ impl Source {
         })
         .await
         .map_err(|e| io("hash", &p)(std::io::Error::other(e)))?;
-        res.map_err(|_| ImportError::Missing { file: rel.to_owned() })
+        res.map_err(|_| ImportError::Missing {
+            file: rel.to_owned(),
+        })
     }
 }
 
@@ -337,7 +461,9 @@ fn extract_tar(path: &Path, dir: &Path) -> Result<HashMap<String, (PathBuf, Dige
     let mut links = Vec::new();
     for (n, entry) in archive.entries().map_err(rerr)?.enumerate() {
         let mut entry = entry.map_err(rerr)?;
-        let Some(name) = norm(&String::from_utf8_lossy(&entry.path_bytes())) else { continue };
+        let Some(name) = norm(&String::from_utf8_lossy(&entry.path_bytes())) else {
+            continue;
+        };
         match entry.header().entry_type() {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let out = dir.join(n.to_string());
@@ -350,7 +476,10 @@ fn extract_tar(path: &Path, dir: &Path) -> Result<HashMap<String, (PathBuf, Dige
                 if let Some(target) = entry.link_name_bytes() {
                     let target = String::from_utf8_lossy(&target).into_owned();
                     let base = if entry.header().entry_type() == tar::EntryType::Symlink {
-                        Path::new(&name).parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()
+                        Path::new(&name)
+                            .parent()
+                            .map(|p| p.to_string_lossy().into_owned())
+                            .unwrap_or_default()
                     } else {
                         String::new()
                     };
@@ -362,7 +491,11 @@ fn extract_tar(path: &Path, dir: &Path) -> Result<HashMap<String, (PathBuf, Dige
     }
     for (name, base, target) in links {
         // Resolve `../x/layer.tar` style links lexically within the archive.
-        let mut parts: Vec<&str> = if target.starts_with('/') { Vec::new() } else { base.split('/').filter(|s| !s.is_empty()).collect() };
+        let mut parts: Vec<&str> = if target.starts_with('/') {
+            Vec::new()
+        } else {
+            base.split('/').filter(|s| !s.is_empty()).collect()
+        };
         for c in target.split('/') {
             match c {
                 "" | "." => {}
@@ -381,17 +514,28 @@ fn extract_tar(path: &Path, dir: &Path) -> Result<HashMap<String, (PathBuf, Dige
 
 fn parse_doc(bytes: &[u8], file: &str) -> Result<Document, ImportError> {
     manifest::parse_document(bytes, None).map_err(|e| match e {
-        manifest::DocumentError::Json(source) => ImportError::InvalidJson { file: file.to_owned(), source },
-        manifest::DocumentError::Unsupported(mt) => ImportError::Unsupported { problem: format!("{file} has media type {mt:?}") },
+        manifest::DocumentError::Json(source) => ImportError::InvalidJson {
+            file: file.to_owned(),
+            source,
+        },
+        manifest::DocumentError::Unsupported(mt) => ImportError::Unsupported {
+            problem: format!("{file} has media type {mt:?}"),
+        },
     })
 }
 
 fn json<T: serde::de::DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<T, ImportError> {
-    serde_json::from_slice(bytes).map_err(|source| ImportError::InvalidJson { file: file.to_owned(), source })
+    serde_json::from_slice(bytes).map_err(|source| ImportError::InvalidJson {
+        file: file.to_owned(),
+        source,
+    })
 }
 
 fn digest(s: &str, file: &str) -> Result<Digest, ImportError> {
-    Digest::parse(s).map_err(|source| ImportError::BadDigest { file: file.to_owned(), source })
+    Digest::parse(s).map_err(|source| ImportError::BadDigest {
+        file: file.to_owned(),
+        source,
+    })
 }
 
 fn digest_of(s: &str) -> Result<Digest, ImportError> {
@@ -403,21 +547,31 @@ fn check_name(rel: &str, actual: &Digest) -> Result<(), ImportError> {
     let file = rel.rsplit('/').next().unwrap_or(rel);
     let stem = file.strip_suffix(".json").unwrap_or(file);
     if stem.len() == 64 && stem.bytes().all(|b| b.is_ascii_hexdigit()) && stem != actual.hex() {
-        return Err(ImportError::DigestMismatch { file: rel.to_owned(), expected: format!("sha256:{stem}"), actual: actual.to_string() });
+        return Err(ImportError::DigestMismatch {
+            file: rel.to_owned(),
+            expected: format!("sha256:{stem}"),
+            actual: actual.to_string(),
+        });
     }
     Ok(())
 }
 
 fn commit(e: CommitError, file: &str) -> ImportError {
     match e {
-        CommitError::Mismatch { expected, actual } => {
-            ImportError::DigestMismatch { file: file.to_owned(), expected: expected.to_string(), actual: actual.to_string() }
-        }
+        CommitError::Mismatch { expected, actual } => ImportError::DigestMismatch {
+            file: file.to_owned(),
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        },
         CommitError::Store(e) => ImportError::Store(e),
     }
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ImportError {
     let path = path.to_path_buf();
-    move |source| ImportError::Io { action, path, source }
+    move |source| ImportError::Io {
+        action,
+        path,
+        source,
+    }
 }

@@ -26,10 +26,13 @@ mod unpack;
 
 pub use digest::Digest;
 pub use error::{
-    DigestError, ErrorKind, ImportError, OpenError, PullError, ReferenceError, RemoveError, StoreError,
-    UnpackError,
+    DigestError, ErrorKind, ImportError, OpenError, PullError, ReferenceError, RemoveError,
+    StoreError, UnpackError,
 };
-pub use image::{Credentials, IdShift, Image, ImageConfig, Layer, Platform, PullOptions, StoreOptions, UnpackLimits};
+pub use image::{
+    Credentials, IdShift, Image, ImageConfig, Layer, Platform, PullOptions, StoreOptions,
+    UnpackLimits,
+};
 pub use progress::{NoProgress, PullEvent, PullProgress};
 pub use reference::Reference;
 pub use store::ImageStore;

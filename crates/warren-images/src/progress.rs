@@ -8,11 +8,20 @@ use serde::Serialize;
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum PullEvent {
     /// The manifest is known: how many layers and bytes to expect.
-    Resolved { reference: String, digest: String, layers: usize, total_bytes: u64 },
+    Resolved {
+        reference: String,
+        digest: String,
+        layers: usize,
+        total_bytes: u64,
+    },
     /// A layer download began.
     LayerStarted { digest: String, size: u64 },
     /// Bytes of a layer downloaded so far (throttled: every 256 KiB or 100 ms).
-    LayerProgress { digest: String, downloaded: u64, size: u64 },
+    LayerProgress {
+        digest: String,
+        downloaded: u64,
+        size: u64,
+    },
     /// The layer blob was already in the store.
     LayerCached { digest: String, size: u64 },
     /// The layer is downloaded, verified and unpacked.
@@ -49,7 +58,10 @@ impl Throttle {
     const INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
     pub(crate) fn new() -> Self {
-        Throttle { last_bytes: 0, last_time: std::time::Instant::now() }
+        Throttle {
+            last_bytes: 0,
+            last_time: std::time::Instant::now(),
+        }
     }
 
     /// True when `downloaded` is far enough past the last report.
@@ -71,7 +83,11 @@ mod tests {
 
     #[test]
     fn events_serialize_tagged_snake_case() {
-        let ev = PullEvent::LayerProgress { digest: "sha256:x".into(), downloaded: 1, size: 2 };
+        let ev = PullEvent::LayerProgress {
+            digest: "sha256:x".into(),
+            downloaded: 1,
+            size: 2,
+        };
         assert_eq!(
             serde_json::to_string(&ev).unwrap(),
             r#"{"event":"layer_progress","digest":"sha256:x","downloaded":1,"size":2}"#

@@ -25,7 +25,12 @@ impl ImageStore {
     /// Pulls `reference` from its registry, stores it, unpacks its layers and
     /// records it under the normalised reference. Already-present blobs and
     /// layers are reused (reported as `LayerCached`).
-    pub async fn pull(&self, reference: &str, opts: &PullOptions, progress: &dyn PullProgress) -> Result<Image, PullError> {
+    pub async fn pull(
+        &self,
+        reference: &str,
+        opts: &PullOptions,
+        progress: &dyn PullProgress,
+    ) -> Result<Image, PullError> {
         let r = Reference::parse(reference)?;
         let _gc = self.inner.gc.read().await;
         let http = match self.inner.http.get() {
@@ -38,33 +43,63 @@ impl ImageStore {
         let client = RegistryClient::new(http, &r, opts.insecure, opts.credentials.clone());
         let name = r.to_string();
 
-        let (mut digest, mut doc) = self.fetch_document(&client, &r.manifest_ref(), r.digest.as_ref(), &name).await?;
+        let (mut digest, mut doc) = self
+            .fetch_document(&client, &r.manifest_ref(), r.digest.as_ref(), &name)
+            .await?;
         if let Document::Index(index) = &doc {
-            let d = manifest::select_platform(index, &opts.platform).map_err(|available| PullError::NoMatchingPlatform {
-                reference: name.clone(),
-                wanted: opts.platform.to_string(),
-                available,
+            let d = manifest::select_platform(index, &opts.platform).map_err(|available| {
+                PullError::NoMatchingPlatform {
+                    reference: name.clone(),
+                    wanted: opts.platform.to_string(),
+                    available,
+                }
             })?;
             let platform_digest = parse_digest(&d.digest, "index")?;
-            (digest, doc) = self.fetch_document(&client, platform_digest.as_str(), Some(&platform_digest), &name).await?;
+            (digest, doc) = self
+                .fetch_document(
+                    &client,
+                    platform_digest.as_str(),
+                    Some(&platform_digest),
+                    &name,
+                )
+                .await?;
         }
         let Document::Manifest(m) = doc else {
-            return Err(PullError::InvalidDocument { what: "index", digest: digest.to_string(), problem: "an index points to another index".into() });
+            return Err(PullError::InvalidDocument {
+                what: "index",
+                digest: digest.to_string(),
+                problem: "an index points to another index".into(),
+            });
         };
         if let Some(bad) = m.layers.iter().find(|l| !manifest::layer_supported(l)) {
-            return Err(PullError::UnsupportedLayer { digest: bad.digest.clone(), media_type: bad.media_type.clone() });
+            return Err(PullError::UnsupportedLayer {
+                digest: bad.digest.clone(),
+                media_type: bad.media_type.clone(),
+            });
         }
         let total_bytes = m.layers.iter().map(|l| l.size).sum();
-        progress.event(PullEvent::Resolved { reference: name.clone(), digest: digest.to_string(), layers: m.layers.len(), total_bytes });
+        progress.event(PullEvent::Resolved {
+            reference: name.clone(),
+            digest: digest.to_string(),
+            layers: m.layers.len(),
+            total_bytes,
+        });
 
         let config_digest = parse_digest(&m.config.digest, "manifest config")?;
-        let config = self.fetch_config(&client, &m.config, &config_digest, &name).await?;
+        let config = self
+            .fetch_config(&client, &m.config, &config_digest, &name)
+            .await?;
         let layers = layers_of(&m, &config, &digest)?;
 
-        futures_util::stream::iter(layers.iter().zip(&m.layers).map(|(l, d)| self.pull_layer(&client, l, d, &name, progress)))
-            .buffer_unordered(PARALLEL_LAYERS)
-            .try_collect::<Vec<()>>()
-            .await?;
+        futures_util::stream::iter(
+            layers
+                .iter()
+                .zip(&m.layers)
+                .map(|(l, d)| self.pull_layer(&client, l, d, &name, progress)),
+        )
+        .buffer_unordered(PARALLEL_LAYERS)
+        .try_collect::<Vec<()>>()
+        .await?;
 
         let image = Image {
             reference: name,
@@ -76,7 +111,9 @@ impl ImageStore {
             created_at: time::OffsetDateTime::now_utc(),
         };
         self.put_image(image.clone()).await?;
-        progress.event(PullEvent::Done { digest: image.digest.clone() });
+        progress.event(PullEvent::Done {
+            digest: image.digest.clone(),
+        });
         Ok(image)
     }
 
@@ -94,30 +131,45 @@ impl ImageStore {
         let known = match pinned {
             Some(d) => Some(d.clone()),
             None => {
-                let head = client.send(Method::HEAD, &url, Some(manifest::ACCEPT)).await?;
+                let head = client
+                    .send(Method::HEAD, &url, Some(manifest::ACCEPT))
+                    .await?;
                 if head.status() == StatusCode::NOT_FOUND {
-                    return Err(PullError::NotFound { reference: name.to_owned() });
+                    return Err(PullError::NotFound {
+                        reference: name.to_owned(),
+                    });
                 }
-                head.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).and_then(|v| Digest::parse(v).ok())
+                head.headers()
+                    .get("docker-content-digest")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| Digest::parse(v).ok())
             }
         };
-        if let Some(d) = &known {
-            if let Ok(bytes) = tokio::fs::read(self.blob_path(d)).await {
-                if Digest::of(&bytes) == *d {
-                    if let Ok(doc) = manifest::parse_document(&bytes, None) {
-                        return Ok((d.clone(), doc));
-                    }
-                }
-            }
+        if let Some(d) = &known
+            && let Ok(bytes) = tokio::fs::read(self.blob_path(d)).await
+            && Digest::of(&bytes) == *d
+            && let Ok(doc) = manifest::parse_document(&bytes, None)
+        {
+            return Ok((d.clone(), doc));
         }
-        let resp = client.send(Method::GET, &url, Some(manifest::ACCEPT)).await?;
+        let resp = client
+            .send(Method::GET, &url, Some(manifest::ACCEPT))
+            .await?;
         match resp.status() {
-            StatusCode::NOT_FOUND => return Err(PullError::NotFound { reference: name.to_owned() }),
+            StatusCode::NOT_FOUND => {
+                return Err(PullError::NotFound {
+                    reference: name.to_owned(),
+                });
+            }
             s if !s.is_success() => return Err(RegistryClient::status_error(&url, resp).await),
             _ => {}
         }
         let ctype = content_type(&resp);
-        let header_digest = resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header_digest = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let bytes = read_limited(resp, &url, MAX_DOCUMENT, "manifest", r).await?;
         let actual = Digest::of(&bytes);
         let expected = match (pinned, header_digest) {
@@ -125,24 +177,45 @@ impl ImageStore {
             (None, Some(h)) if h.starts_with("sha256:") => Some(h),
             _ => None,
         };
-        if let Some(expected) = expected {
-            if expected != actual.as_str() {
-                return Err(PullError::DigestMismatch { what: "manifest", expected, actual: actual.to_string() });
-            }
+        if let Some(expected) = expected
+            && expected != actual.as_str()
+        {
+            return Err(PullError::DigestMismatch {
+                what: "manifest",
+                expected,
+                actual: actual.to_string(),
+            });
         }
         let doc = manifest::parse_document(&bytes, ctype.as_deref()).map_err(|e| match e {
-            manifest::DocumentError::Json(source) => PullError::InvalidJson { what: "manifest", digest: actual.to_string(), source },
-            manifest::DocumentError::Unsupported(media_type) => {
-                PullError::UnsupportedManifest { reference: name.to_owned(), media_type }
-            }
+            manifest::DocumentError::Json(source) => PullError::InvalidJson {
+                what: "manifest",
+                digest: actual.to_string(),
+                source,
+            },
+            manifest::DocumentError::Unsupported(media_type) => PullError::UnsupportedManifest {
+                reference: name.to_owned(),
+                media_type,
+            },
         })?;
-        self.put_blob_bytes(&actual, &bytes).await.map_err(|e| commit_err(e, "manifest"))?;
+        self.put_blob_bytes(&actual, &bytes)
+            .await
+            .map_err(|e| commit_err(e, "manifest"))?;
         Ok((actual, doc))
     }
 
-    async fn fetch_config(&self, client: &RegistryClient, d: &Descriptor, digest: &Digest, name: &str) -> Result<ConfigFile, PullError> {
+    async fn fetch_config(
+        &self,
+        client: &RegistryClient,
+        d: &Descriptor,
+        digest: &Digest,
+        name: &str,
+    ) -> Result<ConfigFile, PullError> {
         if d.size > MAX_CONFIG {
-            return Err(PullError::TooLarge { what: "config", digest: digest.to_string(), limit: MAX_CONFIG });
+            return Err(PullError::TooLarge {
+                what: "config",
+                digest: digest.to_string(),
+                limit: MAX_CONFIG,
+            });
         }
         let bytes = match tokio::fs::read(self.blob_path(digest)).await {
             Ok(b) if Digest::of(&b) == *digest => b,
@@ -151,30 +224,57 @@ impl ImageStore {
                 let resp = client.send(Method::GET, &url, None).await?;
                 match resp.status() {
                     StatusCode::NOT_FOUND => {
-                        return Err(PullError::BlobNotFound { reference: name.to_owned(), digest: digest.to_string() });
+                        return Err(PullError::BlobNotFound {
+                            reference: name.to_owned(),
+                            digest: digest.to_string(),
+                        });
                     }
-                    s if !s.is_success() => return Err(RegistryClient::status_error(&url, resp).await),
+                    s if !s.is_success() => {
+                        return Err(RegistryClient::status_error(&url, resp).await);
+                    }
                     _ => {}
                 }
                 let b = read_limited(resp, &url, MAX_CONFIG, "config", digest.as_str()).await?;
-                self.put_blob_bytes(digest, &b).await.map_err(|e| commit_err(e, "config"))?;
+                self.put_blob_bytes(digest, &b)
+                    .await
+                    .map_err(|e| commit_err(e, "config"))?;
                 b
             }
         };
-        serde_json::from_slice(&bytes).map_err(|source| PullError::InvalidJson { what: "config", digest: digest.to_string(), source })
+        serde_json::from_slice(&bytes).map_err(|source| PullError::InvalidJson {
+            what: "config",
+            digest: digest.to_string(),
+            source,
+        })
     }
 
-    async fn pull_layer(&self, client: &RegistryClient, layer: &Layer, d: &Descriptor, name: &str, progress: &dyn PullProgress) -> Result<(), PullError> {
+    async fn pull_layer(
+        &self,
+        client: &RegistryClient,
+        layer: &Layer,
+        d: &Descriptor,
+        name: &str,
+        progress: &dyn PullProgress,
+    ) -> Result<(), PullError> {
         let digest = parse_digest(&layer.digest, "manifest layer")?;
         if self.has_blob(&digest).await {
-            progress.event(PullEvent::LayerCached { digest: layer.digest.clone(), size: d.size });
+            progress.event(PullEvent::LayerCached {
+                digest: layer.digest.clone(),
+                size: d.size,
+            });
         } else {
-            progress.event(PullEvent::LayerStarted { digest: layer.digest.clone(), size: d.size });
+            progress.event(PullEvent::LayerStarted {
+                digest: layer.digest.clone(),
+                size: d.size,
+            });
             let url = client.blob_url(&digest);
             let resp = client.send(Method::GET, &url, None).await?;
             match resp.status() {
                 StatusCode::NOT_FOUND => {
-                    return Err(PullError::BlobNotFound { reference: name.to_owned(), digest: digest.to_string() });
+                    return Err(PullError::BlobNotFound {
+                        reference: name.to_owned(),
+                        digest: digest.to_string(),
+                    });
                 }
                 s if !s.is_success() => return Err(RegistryClient::status_error(&url, resp).await),
                 _ => {}
@@ -183,40 +283,70 @@ impl ImageStore {
             let mut stream = resp.bytes_stream();
             let mut throttle = Throttle::new();
             while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|source| PullError::Request { url: url.clone(), source })?;
+                let chunk = chunk.map_err(|source| PullError::Request {
+                    url: url.clone(),
+                    source,
+                })?;
                 if w.written() + chunk.len() as u64 > d.size {
-                    return Err(PullError::TooLarge { what: "layer", digest: digest.to_string(), limit: d.size });
+                    return Err(PullError::TooLarge {
+                        what: "layer",
+                        digest: digest.to_string(),
+                        limit: d.size,
+                    });
                 }
                 w.write(&chunk).await?;
                 if throttle.due(w.written()) {
-                    progress.event(PullEvent::LayerProgress { digest: layer.digest.clone(), downloaded: w.written(), size: d.size });
+                    progress.event(PullEvent::LayerProgress {
+                        digest: layer.digest.clone(),
+                        downloaded: w.written(),
+                        size: d.size,
+                    });
                 }
             }
             let size = w.written();
             w.commit().await.map_err(|e| commit_err(e, "layer"))?;
-            progress.event(PullEvent::LayerProgress { digest: layer.digest.clone(), downloaded: size, size: d.size });
+            progress.event(PullEvent::LayerProgress {
+                digest: layer.digest.clone(),
+                downloaded: size,
+                size: d.size,
+            });
         }
         if !self.has_layer_dir(layer) {
-            progress.event(PullEvent::Unpacking { digest: layer.digest.clone() });
+            progress.event(PullEvent::Unpacking {
+                digest: layer.digest.clone(),
+            });
         }
         self.ensure_layer(layer).await?;
-        progress.event(PullEvent::LayerDone { digest: layer.digest.clone() });
+        progress.event(PullEvent::LayerDone {
+            digest: layer.digest.clone(),
+        });
         Ok(())
     }
 
     pub(crate) fn has_layer_dir(&self, layer: &Layer) -> bool {
-        let hex = layer.diff_id.strip_prefix("sha256:").unwrap_or(&layer.diff_id);
+        let hex = layer
+            .diff_id
+            .strip_prefix("sha256:")
+            .unwrap_or(&layer.diff_id);
         self.inner.layers.join(hex).is_dir()
     }
 }
 
 /// Pairs manifest layers with the config's diff ids.
-pub(crate) fn layers_of(m: &ImageManifest, config: &ConfigFile, digest: &Digest) -> Result<Vec<Layer>, PullError> {
+pub(crate) fn layers_of(
+    m: &ImageManifest,
+    config: &ConfigFile,
+    digest: &Digest,
+) -> Result<Vec<Layer>, PullError> {
     if m.layers.len() != config.rootfs.diff_ids.len() {
         return Err(PullError::InvalidDocument {
             what: "image",
             digest: digest.to_string(),
-            problem: format!("manifest has {} layers but config has {} diff ids", m.layers.len(), config.rootfs.diff_ids.len()),
+            problem: format!(
+                "manifest has {} layers but config has {} diff ids",
+                m.layers.len(),
+                config.rootfs.diff_ids.len()
+            ),
         });
     }
     m.layers
@@ -225,7 +355,12 @@ pub(crate) fn layers_of(m: &ImageManifest, config: &ConfigFile, digest: &Digest)
         .map(|(l, diff_id)| {
             parse_digest(&l.digest, "manifest layer")?;
             parse_digest(diff_id, "config diff_ids")?;
-            Ok(Layer { digest: l.digest.clone(), diff_id: diff_id.clone(), size: l.size, media_type: l.media_type.clone() })
+            Ok(Layer {
+                digest: l.digest.clone(),
+                diff_id: diff_id.clone(),
+                size: l.size,
+                media_type: l.media_type.clone(),
+            })
         })
         .collect()
 }
@@ -236,21 +371,42 @@ fn parse_digest(s: &str, what: &'static str) -> Result<Digest, PullError> {
 
 fn commit_err(e: CommitError, what: &'static str) -> PullError {
     match e {
-        CommitError::Mismatch { expected, actual } => PullError::DigestMismatch { what, expected: expected.to_string(), actual: actual.to_string() },
+        CommitError::Mismatch { expected, actual } => PullError::DigestMismatch {
+            what,
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        },
         CommitError::Store(e) => PullError::Store(e),
     }
 }
 
-async fn read_limited(resp: reqwest::Response, url: &str, limit: u64, what: &'static str, id: &str) -> Result<Vec<u8>, PullError> {
+async fn read_limited(
+    resp: reqwest::Response,
+    url: &str,
+    limit: u64,
+    what: &'static str,
+    id: &str,
+) -> Result<Vec<u8>, PullError> {
     if resp.content_length().is_some_and(|l| l > limit) {
-        return Err(PullError::TooLarge { what, digest: id.to_owned(), limit });
+        return Err(PullError::TooLarge {
+            what,
+            digest: id.to_owned(),
+            limit,
+        });
     }
     let mut out = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|source| PullError::Request { url: url.to_owned(), source })?;
+        let chunk = chunk.map_err(|source| PullError::Request {
+            url: url.to_owned(),
+            source,
+        })?;
         if out.len() as u64 + chunk.len() as u64 > limit {
-            return Err(PullError::TooLarge { what, digest: id.to_owned(), limit });
+            return Err(PullError::TooLarge {
+                what,
+                digest: id.to_owned(),
+                limit,
+            });
         }
         out.extend_from_slice(&chunk);
     }

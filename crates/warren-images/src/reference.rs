@@ -35,12 +35,17 @@ pub struct Reference {
 impl Reference {
     /// Parses and normalises `s`. Errors name what is wrong with it.
     pub fn parse(s: &str) -> Result<Self, ReferenceError> {
-        let invalid = |reason: String| ReferenceError::Invalid { reference: s.to_owned(), reason };
+        let invalid = |reason: String| ReferenceError::Invalid {
+            reference: s.to_owned(),
+            reason,
+        };
         if s.is_empty() {
             return Err(invalid("it is empty".into()));
         }
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(invalid("it contains whitespace or control characters".into()));
+            return Err(invalid(
+                "it contains whitespace or control characters".into(),
+            ));
         }
         let (rest, digest) = match s.split_once('@') {
             Some((name, d)) => {
@@ -70,7 +75,11 @@ impl Reference {
             }
             _ => (DOCKER_HUB.to_owned(), name.to_owned()),
         };
-        let registry = if registry == "index.docker.io" { DOCKER_HUB.to_owned() } else { registry };
+        let registry = if registry == "index.docker.io" {
+            DOCKER_HUB.to_owned()
+        } else {
+            registry
+        };
         let repository = if registry == DOCKER_HUB && !path.contains('/') {
             format!("library/{path}")
         } else {
@@ -78,14 +87,21 @@ impl Reference {
         };
         validate_path(&repository).map_err(invalid)?;
         if registry.len() + 1 + repository.len() > MAX_NAME_LEN {
-            return Err(invalid(format!("the name is longer than {MAX_NAME_LEN} characters")));
+            return Err(invalid(format!(
+                "the name is longer than {MAX_NAME_LEN} characters"
+            )));
         }
         let tag = match (tag, &digest) {
             (Some(t), _) => Some(t.to_owned()),
             (None, Some(_)) => None,
             (None, None) => Some("latest".to_owned()),
         };
-        Ok(Reference { registry, repository, tag, digest })
+        Ok(Reference {
+            registry,
+            repository,
+            tag,
+            digest,
+        })
     }
 
     /// `registry/repository` without tag or digest.
@@ -95,7 +111,11 @@ impl Reference {
 
     /// Host (with port) to send registry API requests to.
     pub fn api_host(&self) -> &str {
-        if self.registry == DOCKER_HUB { DOCKER_HUB_API } else { &self.registry }
+        if self.registry == DOCKER_HUB {
+            DOCKER_HUB_API
+        } else {
+            &self.registry
+        }
     }
 
     /// What to ask the registry's manifest endpoint for: the digest when
@@ -154,10 +174,14 @@ fn validate_domain(domain: &str) -> Result<(), String> {
             None => (domain, None),
         }
     };
-    if let Some(port) = port {
-        if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err() {
-            return Err(format!("registry port {port:?} is not a number from 0 to 65535"));
-        }
+    if let Some(port) = port
+        && (port.is_empty()
+            || !port.bytes().all(|b| b.is_ascii_digit())
+            || port.parse::<u16>().is_err())
+    {
+        return Err(format!(
+            "registry port {port:?} is not a number from 0 to 65535"
+        ));
     }
     if domain.starts_with('[') {
         return host
@@ -168,11 +192,17 @@ fn validate_domain(domain: &str) -> Result<(), String> {
     let ok = !host.is_empty()
         && host.split('.').all(|label| {
             !label.is_empty()
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         });
-    if ok { Ok(()) } else { Err(format!("registry host {host:?} is not a valid host name")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("registry host {host:?} is not a valid host name"))
+    }
 }
 
 fn validate_path(path: &str) -> Result<(), String> {
@@ -181,11 +211,15 @@ fn validate_path(path: &str) -> Result<(), String> {
             return Err("the repository name has an empty path component".into());
         }
         if component.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(format!("repository name component {component:?} must be lowercase"));
+            return Err(format!(
+                "repository name component {component:?} must be lowercase"
+            ));
         }
         let bytes = component.as_bytes();
         let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-        let valid_chars = bytes.iter().all(|&b| alnum(b) || matches!(b, b'.' | b'_' | b'-'));
+        let valid_chars = bytes
+            .iter()
+            .all(|&b| alnum(b) || matches!(b, b'.' | b'_' | b'-'));
         let ends_ok = alnum(bytes[0]) && alnum(bytes[bytes.len() - 1]);
         // Separators: '.', '_', '__', or any run of '-'; never mixed or doubled otherwise.
         let separators_ok = component
@@ -244,7 +278,10 @@ mod tests {
     #[test]
     fn registries_ports_and_digests() {
         let r = Reference::parse(&format!("ghcr.io/a/b@{D}")).unwrap();
-        assert_eq!((r.registry.as_str(), r.repository.as_str()), ("ghcr.io", "a/b"));
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str()),
+            ("ghcr.io", "a/b")
+        );
         assert_eq!(r.tag, None);
         assert_eq!(r.manifest_ref(), D);
         assert_eq!(r.to_string(), format!("ghcr.io/a/b@{D}"));
@@ -290,7 +327,12 @@ mod tests {
             assert!(err.contains(needle), "{input:?}: {err}");
         }
         let long = "a".repeat(300);
-        assert!(Reference::parse(&long).unwrap_err().to_string().contains("longer"));
+        assert!(
+            Reference::parse(&long)
+                .unwrap_err()
+                .to_string()
+                .contains("longer")
+        );
         assert!(Reference::parse(&format!("x:{}", "t".repeat(129))).is_err());
     }
 }

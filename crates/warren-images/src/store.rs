@@ -49,8 +49,15 @@ struct IndexFile {
 /// A name for temp files that no other writer (thread or process) uses.
 pub(crate) fn unique_suffix() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    format!("{}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), nanos % 1_000_000_000)
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        nanos % 1_000_000_000
+    )
 }
 
 fn is_tmp(name: &std::ffi::OsStr) -> bool {
@@ -67,8 +74,18 @@ impl ImageStore {
         let images = root.join("images");
         let tmp = root.join("tmp");
         for dir in [&blobs, &layers, &images] {
-            tokio::fs::create_dir_all(dir).await.map_err(|source| OpenError::Dir { path: dir.clone(), source })?;
-            let mut rd = tokio::fs::read_dir(dir).await.map_err(|source| OpenError::Dir { path: dir.clone(), source })?;
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|source| OpenError::Dir {
+                    path: dir.clone(),
+                    source,
+                })?;
+            let mut rd = tokio::fs::read_dir(dir)
+                .await
+                .map_err(|source| OpenError::Dir {
+                    path: dir.clone(),
+                    source,
+                })?;
             while let Ok(Some(e)) = rd.next_entry().await {
                 if is_tmp(&e.file_name()) {
                     tracing::info!(path = %e.path().display(), "removing leftover temp file");
@@ -77,16 +94,32 @@ impl ImageStore {
             }
         }
         let _ = remove_any(&tmp).await;
-        tokio::fs::create_dir_all(&tmp).await.map_err(|source| OpenError::Dir { path: tmp.clone(), source })?;
+        tokio::fs::create_dir_all(&tmp)
+            .await
+            .map_err(|source| OpenError::Dir {
+                path: tmp.clone(),
+                source,
+            })?;
         let index_path = images.join("index.json");
         let index = match tokio::fs::read(&index_path).await {
             Ok(bytes) => {
-                let f: IndexFile = serde_json::from_slice(&bytes)
-                    .map_err(|source| OpenError::ParseIndex { path: index_path.clone(), source })?;
-                f.images.into_iter().map(|i| (i.reference.clone(), i)).collect()
+                let f: IndexFile =
+                    serde_json::from_slice(&bytes).map_err(|source| OpenError::ParseIndex {
+                        path: index_path.clone(),
+                        source,
+                    })?;
+                f.images
+                    .into_iter()
+                    .map(|i| (i.reference.clone(), i))
+                    .collect()
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(source) => return Err(OpenError::ReadIndex { path: index_path, source }),
+            Err(source) => {
+                return Err(OpenError::ReadIndex {
+                    path: index_path,
+                    source,
+                });
+            }
         };
         Ok(ImageStore {
             inner: Arc::new(Inner {
@@ -132,7 +165,11 @@ impl ImageStore {
         let mut index = self.inner.index.lock().await;
         let found = lookup(&index, reference_or_digest)?;
         let image = match found.as_slice() {
-            [] => return Err(RemoveError::NotFound { query: reference_or_digest.to_owned() }),
+            [] => {
+                return Err(RemoveError::NotFound {
+                    query: reference_or_digest.to_owned(),
+                });
+            }
             [one] => one.clone(),
             many => {
                 return Err(RemoveError::Ambiguous {
@@ -163,11 +200,17 @@ impl ImageStore {
     }
 
     pub(crate) async fn has_blob(&self, digest: &Digest) -> bool {
-        tokio::fs::metadata(self.blob_path(digest)).await.is_ok_and(|m| m.is_file())
+        tokio::fs::metadata(self.blob_path(digest))
+            .await
+            .is_ok_and(|m| m.is_file())
     }
 
     /// Stores small verified content (manifests, configs).
-    pub(crate) async fn put_blob_bytes(&self, digest: &Digest, data: &[u8]) -> Result<(), crate::blob::CommitError> {
+    pub(crate) async fn put_blob_bytes(
+        &self,
+        digest: &Digest,
+        data: &[u8],
+    ) -> Result<(), crate::blob::CommitError> {
         if self.has_blob(digest).await && Digest::of(data) == *digest {
             return Ok(());
         }
@@ -185,14 +228,22 @@ impl ImageStore {
 
     /// Makes sure `layer` is unpacked; returns its directory.
     pub(crate) async fn ensure_layer(&self, layer: &Layer) -> Result<PathBuf, StoreError> {
-        let diff_id = Digest::parse(&layer.diff_id).map_err(|_| StoreError::BlobMissing { digest: layer.diff_id.clone() })?;
-        let blob_digest = Digest::parse(&layer.digest).map_err(|_| StoreError::BlobMissing { digest: layer.digest.clone() })?;
+        let diff_id = Digest::parse(&layer.diff_id).map_err(|_| StoreError::BlobMissing {
+            digest: layer.diff_id.clone(),
+        })?;
+        let blob_digest = Digest::parse(&layer.digest).map_err(|_| StoreError::BlobMissing {
+            digest: layer.digest.clone(),
+        })?;
         let dest = self.inner.layers.join(diff_id.hex());
         if tokio::fs::metadata(&dest).await.is_ok() {
             return Ok(dest);
         }
         let lock = {
-            let mut locks = self.inner.layer_locks.lock().unwrap_or_else(|e| e.into_inner());
+            let mut locks = self
+                .inner
+                .layer_locks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             locks.entry(diff_id.hex().to_owned()).or_default().clone()
         };
         let _guard = lock.lock().await;
@@ -200,10 +251,20 @@ impl ImageStore {
             return Ok(dest);
         }
         let blob = self.blob_path(&blob_digest);
-        let file = std::fs::File::open(&blob).map_err(|_| StoreError::BlobMissing { digest: layer.digest.clone() })?;
-        let tmp = self.inner.layers.join(format!(".tmp-{}-{}", diff_id.short(), unique_suffix()));
-        tokio::fs::create_dir(&tmp).await.map_err(StoreError::io("create", &tmp))?;
-        let (shift, limits) = (self.inner.shift, *self.inner.limits.lock().unwrap_or_else(|e| e.into_inner()));
+        let file = std::fs::File::open(&blob).map_err(|_| StoreError::BlobMissing {
+            digest: layer.digest.clone(),
+        })?;
+        let tmp = self
+            .inner
+            .layers
+            .join(format!(".tmp-{}-{}", diff_id.short(), unique_suffix()));
+        tokio::fs::create_dir(&tmp)
+            .await
+            .map_err(StoreError::io("create", &tmp))?;
+        let (shift, limits) = (
+            self.inner.shift,
+            *self.inner.limits.lock().unwrap_or_else(|e| e.into_inner()),
+        );
         let tmp2 = tmp.clone();
         let started = std::time::Instant::now();
         let result = tokio::task::spawn_blocking(move || {
@@ -214,11 +275,17 @@ impl ImageStore {
             Ok(Ok(stats)) => stats,
             Ok(Err(source)) => {
                 let _ = remove_any(&tmp).await;
-                return Err(StoreError::Unpack { digest: layer.digest.clone(), source });
+                return Err(StoreError::Unpack {
+                    digest: layer.digest.clone(),
+                    source,
+                });
             }
             Err(source) => {
                 let _ = remove_any(&tmp).await;
-                return Err(StoreError::Task { what: format!("unpacking {}", layer.digest), source });
+                return Err(StoreError::Task {
+                    what: format!("unpacking {}", layer.digest),
+                    source,
+                });
             }
         };
         sync_dir(&tmp).await;
@@ -241,8 +308,12 @@ impl ImageStore {
 
     /// Writes the index atomically: temp file, fsync, rename, fsync dir.
     async fn persist(&self, index: &BTreeMap<String, Image>) -> Result<(), StoreError> {
-        let file = IndexFile { version: 1, images: index.values().cloned().collect() };
-        let bytes = serde_json::to_vec_pretty(&file).map_err(|source| StoreError::Serialize { source })?;
+        let file = IndexFile {
+            version: 1,
+            images: index.values().cloned().collect(),
+        };
+        let bytes =
+            serde_json::to_vec_pretty(&file).map_err(|source| StoreError::Serialize { source })?;
         let path = self.inner.images.join("index.json");
         write_atomic(&path, &bytes).await
     }
@@ -261,12 +332,16 @@ impl ImageStore {
             }
         }
         for (dir, keep) in [(&self.inner.blobs, &blobs), (&self.inner.layers, &layers)] {
-            let mut rd = tokio::fs::read_dir(dir).await.map_err(StoreError::io("list", dir))?;
+            let mut rd = tokio::fs::read_dir(dir)
+                .await
+                .map_err(StoreError::io("list", dir))?;
             while let Some(e) = rd.next_entry().await.map_err(StoreError::io("list", dir))? {
                 let name = e.file_name().to_string_lossy().into_owned();
                 if !keep.contains(name.as_str()) && !name.starts_with(".tmp-") {
                     tracing::debug!(path = %e.path().display(), "garbage-collecting");
-                    remove_any(&e.path()).await.map_err(StoreError::io("remove", e.path()))?;
+                    remove_any(&e.path())
+                        .await
+                        .map_err(StoreError::io("remove", e.path()))?;
                 }
             }
         }
@@ -283,7 +358,9 @@ fn hex_of(digest: &str) -> String {
 /// a prefix matching different images is an error.
 fn lookup(index: &BTreeMap<String, Image>, query: &str) -> Result<Vec<Image>, StoreError> {
     let hex = query.strip_prefix("sha256:");
-    let is_hex = |s: &str| s.len() >= 12 && s.len() <= 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let is_hex = |s: &str| {
+        s.len() >= 12 && s.len() <= 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
     if hex.is_none() {
         let reference = Reference::parse(query)?;
         if let Some(i) = index.get(&reference.to_string()) {
@@ -295,10 +372,12 @@ fn lookup(index: &BTreeMap<String, Image>, query: &str) -> Result<Vec<Image>, St
     }
     let hex = hex.unwrap_or(query);
     if !is_hex(hex) {
-        return Err(StoreError::InvalidReference(crate::error::ReferenceError::Invalid {
-            reference: query.to_owned(),
-            reason: "a digest prefix needs 12 to 64 lowercase hex digits".into(),
-        }));
+        return Err(StoreError::InvalidReference(
+            crate::error::ReferenceError::Invalid {
+                reference: query.to_owned(),
+                reason: "a digest prefix needs 12 to 64 lowercase hex digits".into(),
+            },
+        ));
     }
     let matches: Vec<Image> = index
         .values()
@@ -307,7 +386,10 @@ fn lookup(index: &BTreeMap<String, Image>, query: &str) -> Result<Vec<Image>, St
         .collect();
     let distinct: HashSet<&str> = matches.iter().map(|i| i.digest.as_str()).collect();
     if distinct.len() > 1 {
-        return Err(StoreError::Ambiguous { query: query.to_owned(), matches: distinct.into_iter().map(str::to_owned).collect() });
+        return Err(StoreError::Ambiguous {
+            query: query.to_owned(),
+            matches: distinct.into_iter().map(str::to_owned).collect(),
+        });
     }
     Ok(matches)
 }
@@ -316,10 +398,16 @@ pub(crate) async fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreE
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(".tmp-{}", unique_suffix()));
     let result = async {
-        let mut f = tokio::fs::File::create(&tmp).await.map_err(StoreError::io("create", &tmp))?;
-        f.write_all(bytes).await.map_err(StoreError::io("write", &tmp))?;
+        let mut f = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(StoreError::io("create", &tmp))?;
+        f.write_all(bytes)
+            .await
+            .map_err(StoreError::io("write", &tmp))?;
         f.sync_all().await.map_err(StoreError::io("fsync", &tmp))?;
-        tokio::fs::rename(&tmp, path).await.map_err(StoreError::io("rename into", path))
+        tokio::fs::rename(&tmp, path)
+            .await
+            .map_err(StoreError::io("rename into", path))
     }
     .await;
     if result.is_err() {

@@ -19,7 +19,17 @@ impl PullProgress for Recorder {
 
 impl Recorder {
     fn kinds(&self) -> Vec<String> {
-        self.0.lock().unwrap().iter().map(|e| serde_json::to_value(e).unwrap()["event"].as_str().unwrap().to_owned()).collect()
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                serde_json::to_value(e).unwrap()["event"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
     }
 }
 
@@ -32,7 +42,12 @@ fn registry() -> Option<String> {
 }
 
 async fn store(dir: &tempfile::TempDir) -> ImageStore {
-    ImageStore::open(StoreOptions { root: dir.path().to_path_buf(), id_shift: IdShift::default() }).await.unwrap()
+    ImageStore::open(StoreOptions {
+        root: dir.path().to_path_buf(),
+        id_shift: IdShift::default(),
+    })
+    .await
+    .unwrap()
 }
 
 fn count(dir: std::path::PathBuf) -> usize {
@@ -45,7 +60,10 @@ async fn pull_busybox_cache_get_remove() {
     let tmp = tempfile::tempdir().unwrap();
     let s = store(&tmp).await;
     let rec = Recorder::default();
-    let img = s.pull(&format!("{reg}/busybox"), &PullOptions::default(), &rec).await.unwrap();
+    let img = s
+        .pull(&format!("{reg}/busybox"), &PullOptions::default(), &rec)
+        .await
+        .unwrap();
     assert_eq!(img.reference, format!("{reg}/busybox:latest"));
     assert_eq!(img.config.cmd, vec!["sh"]);
     assert!(img.config.env.iter().any(|e| e.starts_with("PATH=")));
@@ -58,20 +76,48 @@ async fn pull_busybox_cache_get_remove() {
     let dirs = s.layer_dirs(&img).await.unwrap();
     let bb = std::fs::metadata(dirs[0].join("bin/busybox")).unwrap();
     assert_eq!(bb.uid(), 100_000);
-    assert!(std::fs::symlink_metadata(dirs[0].join("bin/sh")).unwrap().file_type().is_symlink());
-    assert_eq!(std::fs::metadata(dirs[0].join("home/app")).unwrap().uid(), 101_000);
+    assert!(
+        std::fs::symlink_metadata(dirs[0].join("bin/sh"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::metadata(dirs[0].join("home/app")).unwrap().uid(),
+        101_000
+    );
 
     // Pulling again reuses everything.
     let rec = Recorder::default();
-    let again = s.pull(&format!("{reg}/busybox:latest"), &PullOptions::default(), &rec).await.unwrap();
+    let again = s
+        .pull(
+            &format!("{reg}/busybox:latest"),
+            &PullOptions::default(),
+            &rec,
+        )
+        .await
+        .unwrap();
     assert_eq!(again.digest, img.digest);
     assert!(rec.kinds().contains(&"layer_cached".to_owned()));
     assert!(!rec.kinds().contains(&"unpacking".to_owned()));
 
     // Lookups.
-    assert_eq!(s.get(&img.digest).await.unwrap().unwrap().reference, img.reference);
-    assert_eq!(s.get(&img.digest[..19]).await.unwrap().unwrap().digest, img.digest);
-    assert_eq!(s.get(&img.config_digest[7..20]).await.unwrap().unwrap().digest, img.digest);
+    assert_eq!(
+        s.get(&img.digest).await.unwrap().unwrap().reference,
+        img.reference
+    );
+    assert_eq!(
+        s.get(&img.digest[..19]).await.unwrap().unwrap().digest,
+        img.digest
+    );
+    assert_eq!(
+        s.get(&img.config_digest[7..20])
+            .await
+            .unwrap()
+            .unwrap()
+            .digest,
+        img.digest
+    );
     assert!(s.get("docker.io/library/nothere").await.unwrap().is_none());
 
     // The index survives a reopen.
@@ -83,7 +129,10 @@ async fn pull_busybox_cache_get_remove() {
     assert!(s.list().await.unwrap().is_empty());
     assert_eq!(count(tmp.path().join("content/blobs/sha256")), 0);
     assert_eq!(count(tmp.path().join("layers")), 0);
-    assert_eq!(s.remove(&img.reference).await.unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        s.remove(&img.reference).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
 }
 
 #[tokio::test]
@@ -91,30 +140,90 @@ async fn pull_zstd_docker_manifest_and_multiarch() {
     let Some(reg) = registry() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let s = store(&tmp).await;
-    let z = s.pull(&format!("{reg}/busybox-zstd"), &PullOptions::default(), &NoProgress).await.unwrap();
+    let z = s
+        .pull(
+            &format!("{reg}/busybox-zstd"),
+            &PullOptions::default(),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
     assert!(z.layers[0].media_type.ends_with("zstd"));
-    let d = s.pull(&format!("{reg}/busybox-docker"), &PullOptions::default(), &NoProgress).await.unwrap();
+    let d = s
+        .pull(
+            &format!("{reg}/busybox-docker"),
+            &PullOptions::default(),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
     assert!(d.layers[0].media_type.starts_with("application/vnd.docker"));
     for img in [&z, &d] {
         let dirs = s.layer_dirs(img).await.unwrap();
         assert!(dirs[0].join("bin/busybox").is_file());
     }
 
-    let amd = s.pull(&format!("{reg}/multiarch"), &PullOptions::default(), &NoProgress).await.unwrap();
+    let amd = s
+        .pull(
+            &format!("{reg}/multiarch"),
+            &PullOptions::default(),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
     let dirs = s.layer_dirs(&amd).await.unwrap();
     assert!(dirs[0].join("bin/busybox").is_file());
-    let arm = PullOptions { platform: Platform { architecture: "arm64".into(), ..Platform::default() }, ..PullOptions::default() };
-    let arm_img = s.pull(&format!("{reg}/multiarch"), &arm, &NoProgress).await.unwrap();
+    let arm = PullOptions {
+        platform: Platform {
+            architecture: "arm64".into(),
+            ..Platform::default()
+        },
+        ..PullOptions::default()
+    };
+    let arm_img = s
+        .pull(&format!("{reg}/multiarch"), &arm, &NoProgress)
+        .await
+        .unwrap();
     assert_ne!(arm_img.digest, amd.digest);
-    assert!(s.layer_dirs(&arm_img).await.unwrap()[0].join("etc/arch").is_file());
-    let s390 = PullOptions { platform: Platform { architecture: "s390x".into(), ..Platform::default() }, ..PullOptions::default() };
-    let err = s.pull(&format!("{reg}/multiarch"), &s390, &NoProgress).await.unwrap_err();
+    assert!(
+        s.layer_dirs(&arm_img).await.unwrap()[0]
+            .join("etc/arch")
+            .is_file()
+    );
+    let s390 = PullOptions {
+        platform: Platform {
+            architecture: "s390x".into(),
+            ..Platform::default()
+        },
+        ..PullOptions::default()
+    };
+    let err = s
+        .pull(&format!("{reg}/multiarch"), &s390, &NoProgress)
+        .await
+        .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("linux/s390x") && msg.contains("linux/amd64") && msg.contains("linux/arm64"), "{msg}");
+    assert!(
+        msg.contains("linux/s390x") && msg.contains("linux/amd64") && msg.contains("linux/arm64"),
+        "{msg}"
+    );
 
-    let err = s.pull(&format!("{reg}/does-not-exist"), &PullOptions::default(), &NoProgress).await.unwrap_err();
+    let err = s
+        .pull(
+            &format!("{reg}/does-not-exist"),
+            &PullOptions::default(),
+            &NoProgress,
+        )
+        .await
+        .unwrap_err();
     assert!(err.is_not_found(), "{err}");
-    let err = s.pull(&format!("{reg}/UPPER"), &PullOptions::default(), &NoProgress).await.unwrap_err();
+    let err = s
+        .pull(
+            &format!("{reg}/UPPER"),
+            &PullOptions::default(),
+            &NoProgress,
+        )
+        .await
+        .unwrap_err();
     assert!(err.is_invalid_reference(), "{err}");
 }
 
@@ -124,8 +233,19 @@ async fn pull_python_timing() {
     let tmp = tempfile::tempdir().unwrap();
     let s = store(&tmp).await;
     let t = std::time::Instant::now();
-    let img = s.pull(&format!("{reg}/python"), &PullOptions::default(), &NoProgress).await.unwrap();
-    eprintln!("pulled python ({} bytes compressed) in {:?}", img.size, t.elapsed());
+    let img = s
+        .pull(
+            &format!("{reg}/python"),
+            &PullOptions::default(),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    eprintln!(
+        "pulled python ({} bytes compressed) in {:?}",
+        img.size,
+        t.elapsed()
+    );
     let dirs = s.layer_dirs(&img).await.unwrap();
     assert!(dirs[0].join("usr/bin/python3").exists());
     assert_eq!(img.config.cmd, vec!["python3"]);

@@ -19,7 +19,9 @@ pub(crate) struct Challenge {
 /// Parses one challenge: a scheme followed by `key=value` or `key="quoted, value"` pairs.
 pub(crate) fn parse_challenge(header: &str) -> Option<Challenge> {
     let header = header.trim();
-    let (scheme, rest) = header.split_once(char::is_whitespace).unwrap_or((header, ""));
+    let (scheme, rest) = header
+        .split_once(char::is_whitespace)
+        .unwrap_or((header, ""));
     if scheme.is_empty() {
         return None;
     }
@@ -29,7 +31,8 @@ pub(crate) fn parse_challenge(header: &str) -> Option<Challenge> {
         while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
             chars.next();
         }
-        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ',')).collect();
+        let key: String =
+            std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ',')).collect();
         if key.trim().is_empty() {
             break;
         }
@@ -47,11 +50,17 @@ pub(crate) fn parse_challenge(header: &str) -> Option<Challenge> {
                 }
             }
         } else {
-            value = std::iter::from_fn(|| chars.next_if(|c| *c != ',')).collect::<String>().trim().to_owned();
+            value = std::iter::from_fn(|| chars.next_if(|c| *c != ','))
+                .collect::<String>()
+                .trim()
+                .to_owned();
         }
         params.insert(key.trim().to_ascii_lowercase(), value);
     }
-    Some(Challenge { scheme: scheme.to_ascii_lowercase(), params })
+    Some(Challenge {
+        scheme: scheme.to_ascii_lowercase(),
+        params,
+    })
 }
 
 /// The token endpoint's answer; registries use either field name.
@@ -65,7 +74,9 @@ pub(crate) struct TokenResponse {
 
 impl TokenResponse {
     pub(crate) fn into_token(self) -> Option<String> {
-        self.token.filter(|t| !t.is_empty()).or(self.access_token.filter(|t| !t.is_empty()))
+        self.token
+            .filter(|t| !t.is_empty())
+            .or(self.access_token.filter(|t| !t.is_empty()))
     }
 }
 

@@ -38,11 +38,24 @@ pub(crate) struct RegistryClient {
 }
 
 impl RegistryClient {
-    pub(crate) fn new(http: reqwest::Client, reference: &Reference, insecure: bool, credentials: Option<Credentials>) -> Self {
-        let scheme = if insecure || reference.is_loopback() { "http" } else { "https" };
+    pub(crate) fn new(
+        http: reqwest::Client,
+        reference: &Reference,
+        insecure: bool,
+        credentials: Option<Credentials>,
+    ) -> Self {
+        let scheme = if insecure || reference.is_loopback() {
+            "http"
+        } else {
+            "https"
+        };
         RegistryClient {
             http,
-            base: format!("{scheme}://{}/v2/{}", reference.api_host(), reference.repository),
+            base: format!(
+                "{scheme}://{}/v2/{}",
+                reference.api_host(),
+                reference.repository
+            ),
             reference: reference.clone(),
             credentials,
             auth: tokio::sync::Mutex::new(None),
@@ -59,7 +72,12 @@ impl RegistryClient {
 
     /// Sends a request, answering one auth challenge. Returns any status;
     /// the caller interprets 404 and other failures.
-    pub(crate) async fn send(&self, method: Method, url: &str, accept: Option<&str>) -> Result<Response, PullError> {
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        accept: Option<&str>,
+    ) -> Result<Response, PullError> {
         for attempt in 0..2 {
             let mut req = self.http.request(method.clone(), url);
             if let Some(a) = accept {
@@ -68,9 +86,15 @@ impl RegistryClient {
             if let Some(h) = self.auth.lock().await.clone() {
                 req = req.header(AUTHORIZATION, h);
             }
-            let resp = req.send().await.map_err(|source| PullError::Request { url: url.to_owned(), source })?;
+            let resp = req.send().await.map_err(|source| PullError::Request {
+                url: url.to_owned(),
+                source,
+            })?;
             if resp.status() != StatusCode::UNAUTHORIZED || attempt == 1 {
-                if matches!(resp.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+                if matches!(
+                    resp.status(),
+                    StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+                ) {
                     return Err(self.unauthorized(resp).await);
                 }
                 return Ok(resp);
@@ -84,7 +108,9 @@ impl RegistryClient {
                 Some(c) if c.scheme == "bearer" => self.fetch_token(&c.params).await?,
                 Some(c) if c.scheme == "basic" => match &self.credentials {
                     Some(cr) => basic(cr),
-                    None => return Err(self.unauthorized_msg("credentials are required (basic auth)")),
+                    None => {
+                        return Err(self.unauthorized_msg("credentials are required (basic auth)"));
+                    }
                 },
                 _ => return Err(self.unauthorized(resp).await),
             };
@@ -93,11 +119,17 @@ impl RegistryClient {
         unreachable!("the second attempt always returns")
     }
 
-    async fn fetch_token(&self, params: &std::collections::HashMap<String, String>) -> Result<HeaderValue, PullError> {
+    async fn fetch_token(
+        &self,
+        params: &std::collections::HashMap<String, String>,
+    ) -> Result<HeaderValue, PullError> {
         let Some(realm) = params.get("realm") else {
             return Err(self.unauthorized_msg("bearer challenge without a realm"));
         };
-        let scope = params.get("scope").cloned().unwrap_or_else(|| format!("repository:{}:pull", self.reference.repository));
+        let scope = params
+            .get("scope")
+            .cloned()
+            .unwrap_or_else(|| format!("repository:{}:pull", self.reference.repository));
         let mut query = vec![("scope", scope.as_str())];
         if let Some(s) = params.get("service") {
             query.push(("service", s.as_str()));
@@ -106,11 +138,17 @@ impl RegistryClient {
         if let Some(c) = &self.credentials {
             req = req.basic_auth(&c.username, Some(&c.password));
         }
-        let resp = req.send().await.map_err(|source| PullError::Request { url: realm.clone(), source })?;
+        let resp = req.send().await.map_err(|source| PullError::Request {
+            url: realm.clone(),
+            source,
+        })?;
         if !resp.status().is_success() {
             return Err(self.unauthorized(resp).await);
         }
-        let body = resp.bytes().await.map_err(|source| PullError::Request { url: realm.clone(), source })?;
+        let body = resp.bytes().await.map_err(|source| PullError::Request {
+            url: realm.clone(),
+            source,
+        })?;
         let token = serde_json::from_slice::<TokenResponse>(&body)
             .ok()
             .and_then(TokenResponse::into_token)
@@ -120,7 +158,10 @@ impl RegistryClient {
     }
 
     fn unauthorized_msg(&self, reason: &str) -> PullError {
-        PullError::Unauthorized { registry: self.reference.registry.clone(), reason: reason.to_owned() }
+        PullError::Unauthorized {
+            registry: self.reference.registry.clone(),
+            reason: reason.to_owned(),
+        }
     }
 
     async fn unauthorized(&self, resp: Response) -> PullError {
@@ -131,25 +172,41 @@ impl RegistryClient {
         } else {
             "the repository does not exist or requires credentials"
         };
-        self.unauthorized_msg(&format!("HTTP {status}: {hint}{}", if body.is_empty() { String::new() } else { format!(" ({body})") }))
+        self.unauthorized_msg(&format!(
+            "HTTP {status}: {hint}{}",
+            if body.is_empty() {
+                String::new()
+            } else {
+                format!(" ({body})")
+            }
+        ))
     }
 
     /// Turns a non-success response into `PullError::Status`.
     pub(crate) async fn status_error(url: &str, resp: Response) -> PullError {
         let status = resp.status().as_u16();
-        PullError::Status { url: url.to_owned(), status, body: error_body(resp).await }
+        PullError::Status {
+            url: url.to_owned(),
+            status,
+            body: error_body(resp).await,
+        }
     }
 }
 
 /// Content-Type without parameters.
 pub(crate) fn content_type(resp: &Response) -> Option<String> {
-    resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|s| s.split(';').next().unwrap_or("").trim().to_owned())
+    resp.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.split(';').next().unwrap_or("").trim().to_owned())
 }
 
 fn basic(c: &Credentials) -> HeaderValue {
     use base64::Engine as _;
-    let enc = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.username, c.password));
-    let mut h = HeaderValue::from_str(&format!("Basic {enc}")).unwrap_or_else(|_| HeaderValue::from_static("Basic"));
+    let enc =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.username, c.password));
+    let mut h = HeaderValue::from_str(&format!("Basic {enc}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("Basic"));
     h.set_sensitive(true);
     h
 }

@@ -90,7 +90,10 @@ pub(crate) enum DocumentError {
 
 /// Parses a manifest or index; the media type comes from the body, else
 /// from `content_type`, else from the document's shape.
-pub(crate) fn parse_document(bytes: &[u8], content_type: Option<&str>) -> Result<Document, DocumentError> {
+pub(crate) fn parse_document(
+    bytes: &[u8],
+    content_type: Option<&str>,
+) -> Result<Document, DocumentError> {
     let probe: Probe = serde_json::from_slice(bytes).map_err(DocumentError::Json)?;
     let media_type = probe
         .media_type
@@ -98,26 +101,42 @@ pub(crate) fn parse_document(bytes: &[u8], content_type: Option<&str>) -> Result
         .or_else(|| content_type.map(|c| c.split(';').next().unwrap_or("").trim().to_owned()))
         .unwrap_or_default();
     if probe.schema_version == Some(1) || media_type.contains("distribution.manifest.v1") {
-        return Err(DocumentError::Unsupported(if media_type.is_empty() { "docker schema 1".into() } else { media_type }));
+        return Err(DocumentError::Unsupported(if media_type.is_empty() {
+            "docker schema 1".into()
+        } else {
+            media_type
+        }));
     }
     let is_index = matches!(media_type.as_str(), OCI_INDEX | DOCKER_LIST);
     let is_manifest = matches!(media_type.as_str(), OCI_MANIFEST | DOCKER_MANIFEST);
     if is_index || (!is_manifest && probe.manifests.is_some()) {
-        serde_json::from_slice(bytes).map(Document::Index).map_err(DocumentError::Json)
+        serde_json::from_slice(bytes)
+            .map(Document::Index)
+            .map_err(DocumentError::Json)
     } else if is_manifest || probe.config.is_some() {
-        serde_json::from_slice(bytes).map(Document::Manifest).map_err(DocumentError::Json)
+        serde_json::from_slice(bytes)
+            .map(Document::Manifest)
+            .map_err(DocumentError::Json)
     } else {
         Err(DocumentError::Unsupported(media_type))
     }
 }
 
 /// Picks the manifest for `want`; on failure returns the available platforms.
-pub(crate) fn select_platform<'a>(index: &'a ImageIndex, want: &Platform) -> Result<&'a Descriptor, Vec<String>> {
+pub(crate) fn select_platform<'a>(
+    index: &'a ImageIndex,
+    want: &Platform,
+) -> Result<&'a Descriptor, Vec<String>> {
     let candidates = index.manifests.iter().filter(|d| {
         d.platform.as_ref().is_some_and(|p| {
             p.os == want.os
                 && p.architecture == want.architecture
-                && want.variant.as_ref().is_none_or(|v| p.variant.as_deref().unwrap_or(default_variant(&p.architecture)) == v)
+                && want.variant.as_ref().is_none_or(|v| {
+                    p.variant
+                        .as_deref()
+                        .unwrap_or(default_variant(&p.architecture))
+                        == v
+                })
         })
     });
     // Without a requested variant, prefer the architecture's usual one (arm64/v8).
@@ -157,7 +176,10 @@ fn default_variant(arch: &str) -> &'static str {
 /// True for layer media types we can unpack. Foreign and non-distributable
 /// layers (fetched from external URLs) are refused.
 pub(crate) fn layer_supported(d: &Descriptor) -> bool {
-    if !d.urls.is_empty() || d.media_type.contains("nondistributable") || d.media_type.contains("foreign") {
+    if !d.urls.is_empty()
+        || d.media_type.contains("nondistributable")
+        || d.media_type.contains("foreign")
+    {
         return false;
     }
     matches!(
@@ -237,11 +259,20 @@ mod tests {
     fn selects_platforms() {
         let i = index();
         assert_eq!(select_platform(&i, &Platform::default()).unwrap().size, 3);
-        let arm64 = Platform { architecture: "arm64".into(), ..Platform::default() };
+        let arm64 = Platform {
+            architecture: "arm64".into(),
+            ..Platform::default()
+        };
         assert_eq!(select_platform(&i, &arm64).unwrap().size, 2);
-        let v8 = Platform { variant: Some("v8".into()), ..arm64 };
+        let v8 = Platform {
+            variant: Some("v8".into()),
+            ..arm64
+        };
         assert_eq!(select_platform(&i, &v8).unwrap().size, 2);
-        let s390 = Platform { architecture: "s390x".into(), ..Platform::default() };
+        let s390 = Platform {
+            architecture: "s390x".into(),
+            ..Platform::default()
+        };
         let avail = select_platform(&i, &s390).unwrap_err();
         assert_eq!(avail, vec!["linux/arm/v6", "linux/arm64/v8", "linux/amd64"]);
     }
@@ -251,7 +282,8 @@ mod tests {
         let m = format!(
             r#"{{"schemaVersion":2,"config":{{"mediaType":"{DOCKER_CONFIG}","digest":"{D}","size":5}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"{D}","size":9,"urls":["https://x"]}}]}}"#
         );
-        let Document::Manifest(m) = parse_document(m.as_bytes(), Some(DOCKER_MANIFEST)).unwrap() else {
+        let Document::Manifest(m) = parse_document(m.as_bytes(), Some(DOCKER_MANIFEST)).unwrap()
+        else {
             panic!("expected manifest")
         };
         assert!(!layer_supported(&m.layers[0]));
@@ -259,8 +291,14 @@ mod tests {
             parse_document(br#"{"schemaVersion":1,"fsLayers":[]}"#, None),
             Err(DocumentError::Unsupported(_))
         ));
-        let c: ConfigFile = serde_json::from_str(r#"{"config":{"Env":["A=1"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":[]}}"#).unwrap();
+        let c: ConfigFile = serde_json::from_str(
+            r#"{"config":{"Env":["A=1"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":[]}}"#,
+        )
+        .unwrap();
         let ic = c.image_config();
-        assert_eq!((ic.env, ic.cmd, ic.working_dir), (vec!["A=1".to_owned()], vec!["sh".to_owned()], String::new()));
+        assert_eq!(
+            (ic.env, ic.cmd, ic.working_dir),
+            (vec!["A=1".to_owned()], vec!["sh".to_owned()], String::new())
+        );
     }
 }

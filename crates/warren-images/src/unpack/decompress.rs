@@ -38,12 +38,18 @@ impl Compression {
 }
 
 /// Wraps `src` in the decompressor its first bytes call for.
-pub(crate) fn decoder<'a, R: BufRead + 'a>(mut src: R) -> io::Result<(Compression, Box<dyn Read + 'a>)> {
+pub(crate) fn decoder<'a, R: BufRead + 'a>(
+    mut src: R,
+) -> io::Result<(Compression, Box<dyn Read + 'a>)> {
     let c = Compression::detect(src.fill_buf()?);
     let r: Box<dyn Read + 'a> = match c {
         Compression::None => Box::new(src),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(src)),
-        Compression::Zstd => Box::new(ZstdReader { src, dec: FrameDecoder::new(), in_frame: false }),
+        Compression::Zstd => Box::new(ZstdReader {
+            src,
+            dec: FrameDecoder::new(),
+            in_frame: false,
+        }),
     };
     Ok((c, r))
 }
@@ -81,9 +87,13 @@ impl<R: BufRead> Read for ZstdReader<R> {
             match self.dec.reset(&mut self.src) {
                 Ok(()) => self.in_frame = true,
                 Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
-                    length, ..
+                    length,
+                    ..
                 })) => {
-                    io::copy(&mut (&mut self.src).take(u64::from(length)), &mut io::sink())?;
+                    io::copy(
+                        &mut (&mut self.src).take(u64::from(length)),
+                        &mut io::sink(),
+                    )?;
                 }
                 Err(e) => return Err(io::Error::other(e)),
             }
@@ -105,12 +115,20 @@ mod tests {
 
     #[test]
     fn zstd_multi_frame_and_skippable() {
-        let data: Vec<u8> = (0..300_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
-        let mut z = ruzstd::encoding::compress_to_vec(&data[..], ruzstd::encoding::CompressionLevel::Fastest);
+        let data: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let mut z = ruzstd::encoding::compress_to_vec(
+            &data[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
         roundtrip(&data, &z, Compression::Zstd);
         // A skippable frame followed by a second frame.
         z.extend_from_slice(&[0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]);
-        z.extend(ruzstd::encoding::compress_to_vec(&b"tail"[..], ruzstd::encoding::CompressionLevel::Fastest));
+        z.extend(ruzstd::encoding::compress_to_vec(
+            &b"tail"[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        ));
         let mut both = data.clone();
         both.extend_from_slice(b"tail");
         roundtrip(&both, &z, Compression::Zstd);

@@ -55,12 +55,25 @@ pub(crate) fn unpack_layer(
     limits: UnpackLimits,
 ) -> Result<UnpackStats, UnpackError> {
     let (compression, stream) = decompress::decoder(BufReader::with_capacity(256 * 1024, blob))
-        .map_err(|source| UnpackError::Read { compression: "layer", source })?;
-    let read_err = |source| UnpackError::Read { compression: compression.name(), source };
+        .map_err(|source| UnpackError::Read {
+            compression: "layer",
+            source,
+        })?;
+    let read_err = |source| UnpackError::Read {
+        compression: compression.name(),
+        source,
+    };
     let mut hashed = HashingReader::new(stream);
-    let mut u = Unpacker { root: dest, shift, limits, stats: UnpackStats::default(), dirs: Vec::new() };
+    let mut u = Unpacker {
+        root: dest,
+        shift,
+        limits,
+        stats: UnpackStats::default(),
+        dirs: Vec::new(),
+    };
     fs::set_permissions(dest, fs::Permissions::from_mode(0o755)).map_err(io_err("chmod", dest))?;
-    std::os::unix::fs::lchown(dest, Some(shift.uid(0)), Some(shift.gid(0))).map_err(io_err("chown", dest))?;
+    std::os::unix::fs::lchown(dest, Some(shift.uid(0)), Some(shift.gid(0)))
+        .map_err(io_err("chown", dest))?;
     {
         let mut archive = tar::Archive::new(&mut hashed);
         for entry in archive.entries().map_err(read_err)? {
@@ -74,10 +87,13 @@ pub(crate) fn unpack_layer(
     // The tar end marker may be followed by padding; the diff id covers it all.
     io::copy(&mut hashed, &mut io::sink()).map_err(read_err)?;
     let (_, actual) = hashed.finish();
-    if let Some(expected) = diff_id {
-        if *expected != actual {
-            return Err(UnpackError::DiffIdMismatch { expected: expected.to_string(), actual: actual.to_string() });
-        }
+    if let Some(expected) = diff_id
+        && *expected != actual
+    {
+        return Err(UnpackError::DiffIdMismatch {
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        });
     }
     u.finish_dirs();
     Ok(u.stats)
@@ -135,18 +151,31 @@ fn meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta, io::Error> {
 }
 
 fn unsafe_entry(raw: &[u8], reason: &'static str) -> UnpackError {
-    UnpackError::UnsafeEntry { path: String::from_utf8_lossy(raw).into_owned(), reason }
+    UnpackError::UnsafeEntry {
+        path: String::from_utf8_lossy(raw).into_owned(),
+        reason,
+    }
 }
 
 impl Unpacker<'_> {
     fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), EntryError> {
         let kind = entry.header().entry_type();
-        if matches!(kind, EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink) {
+        if matches!(
+            kind,
+            EntryType::XGlobalHeader
+                | EntryType::XHeader
+                | EntryType::GNULongName
+                | EntryType::GNULongLink
+        ) {
             return Ok(());
         }
         self.stats.entries += 1;
         if self.stats.entries > self.limits.max_entries {
-            return Err(UnpackError::Limit { what: "entries", limit: self.limits.max_entries }.into());
+            return Err(UnpackError::Limit {
+                what: "entries",
+                limit: self.limits.max_entries,
+            }
+            .into());
         }
         let raw = entry.path_bytes().into_owned();
         let rel = safe_path::normalize(&raw).map_err(|r| unsafe_entry(&raw, r))?;
@@ -169,8 +198,12 @@ impl Unpacker<'_> {
                 tracing::debug!(path = %rel.display(), "skipping device node or fifo in layer");
                 return Ok(());
             }
-            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse | EntryType::Directory
-            | EntryType::Symlink | EntryType::Link => {}
+            EntryType::Regular
+            | EntryType::Continuous
+            | EntryType::GNUSparse
+            | EntryType::Directory
+            | EntryType::Symlink
+            | EntryType::Link => {}
             other => {
                 tracing::debug!(path = %rel.display(), kind = ?other, "skipping unsupported tar entry type");
                 return Ok(());
@@ -181,32 +214,45 @@ impl Unpacker<'_> {
         if let Some(existing) = &existing {
             let keep = kind.is_dir() && existing.file_type().is_dir();
             if !keep {
-                let removed = if existing.file_type().is_dir() { fs::remove_dir_all(&full) } else { fs::remove_file(&full) };
+                let removed = if existing.file_type().is_dir() {
+                    fs::remove_dir_all(&full)
+                } else {
+                    fs::remove_file(&full)
+                };
                 removed.map_err(io_err("replace", &full))?;
             }
         }
         match kind {
             EntryType::Directory => {
                 if !existing.as_ref().is_some_and(|e| e.file_type().is_dir()) {
-                    fs::DirBuilder::new().mode(0o700).create(&full).map_err(io_err("create directory", &full))?;
+                    fs::DirBuilder::new()
+                        .mode(0o700)
+                        .create(&full)
+                        .map_err(io_err("create directory", &full))?;
                 }
                 self.set_dir_meta(&full, &m)?;
                 self.dirs.push((rel.clone(), m.mtime));
             }
             EntryType::Symlink => {
-                let target = entry.link_name_bytes().ok_or_else(|| unsafe_entry(&raw, "symlink without a target"))?;
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| unsafe_entry(&raw, "symlink without a target"))?;
                 if target.is_empty() {
                     return Err(unsafe_entry(&raw, "symlink with an empty target").into());
                 }
-                std::os::unix::fs::symlink(OsStr::from_bytes(&target), &full).map_err(io_err("create symlink", &full))?;
+                std::os::unix::fs::symlink(OsStr::from_bytes(&target), &full)
+                    .map_err(io_err("create symlink", &full))?;
                 self.chown(&full, &m)?;
                 if let Err(e) = sys::lutimes(&full, m.mtime) {
                     tracing::debug!(path = %full.display(), error = %e, "cannot set symlink mtime");
                 }
             }
             EntryType::Link => {
-                let target = entry.link_name_bytes().ok_or_else(|| unsafe_entry(&raw, "hardlink without a target"))?;
-                let target = safe_path::resolve_link_target(self.root, &target).map_err(|r| unsafe_entry(&raw, r))?;
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| unsafe_entry(&raw, "hardlink without a target"))?;
+                let target = safe_path::resolve_link_target(self.root, &target)
+                    .map_err(|r| unsafe_entry(&raw, r))?;
                 fs::hard_link(&target, &full).map_err(io_err("create hardlink", &full))?;
             }
             _ => self.regular(&mut entry, &full, &m)?,
@@ -214,10 +260,19 @@ impl Unpacker<'_> {
         Ok(())
     }
 
-    fn regular<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, full: &Path, m: &Meta) -> Result<(), EntryError> {
+    fn regular<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        full: &Path,
+        m: &Meta,
+    ) -> Result<(), EntryError> {
         self.stats.bytes = self.stats.bytes.saturating_add(entry.size());
         if self.stats.bytes > self.limits.max_bytes {
-            return Err(UnpackError::Limit { what: "bytes", limit: self.limits.max_bytes }.into());
+            return Err(UnpackError::Limit {
+                what: "bytes",
+                limit: self.limits.max_bytes,
+            }
+            .into());
         }
         let mut f = OpenOptions::new()
             .write(true)
@@ -237,14 +292,19 @@ impl Unpacker<'_> {
         // chown before chmod: chown clears setuid/setgid bits.
         std::os::unix::fs::fchown(&f, Some(self.shift.uid(m.uid)), Some(self.shift.gid(m.gid)))
             .map_err(io_err("chown", full))?;
-        f.set_permissions(fs::Permissions::from_mode(m.mode)).map_err(io_err("chmod", full))?;
+        f.set_permissions(fs::Permissions::from_mode(m.mode))
+            .map_err(io_err("chmod", full))?;
         let _ = f.set_modified(mtime(m.mtime));
         Ok(())
     }
 
     fn chown(&self, path: &Path, m: &Meta) -> Result<(), UnpackError> {
-        std::os::unix::fs::lchown(path, Some(self.shift.uid(m.uid)), Some(self.shift.gid(m.gid)))
-            .map_err(io_err("chown", path))
+        std::os::unix::fs::lchown(
+            path,
+            Some(self.shift.uid(m.uid)),
+            Some(self.shift.gid(m.gid)),
+        )
+        .map_err(io_err("chown", path))
     }
 
     /// `path` was just checked or created as a real directory, so following it is safe.

@@ -55,7 +55,11 @@ fn unsafe_parent(rel: &Path) -> UnpackError {
 /// Makes sure every parent of `rel` under `root` is a real directory,
 /// creating missing ones (mode 0755, owned by the shifted root).
 /// Returns `root/rel`.
-pub(crate) fn prepare_parents(root: &Path, rel: &Path, shift: &IdShift) -> Result<PathBuf, UnpackError> {
+pub(crate) fn prepare_parents(
+    root: &Path,
+    rel: &Path,
+    shift: &IdShift,
+) -> Result<PathBuf, UnpackError> {
     let mut cur = root.to_path_buf();
     if let Some(parent) = rel.parent() {
         for c in parent.components() {
@@ -95,10 +99,10 @@ pub(crate) fn resolve_link_target(root: &Path, raw: &[u8]) -> Result<PathBuf, &'
     if rel.as_os_str().is_empty() {
         return Err("hardlink target is the layer root");
     }
-    if let Some(parent) = rel.parent() {
-        if !is_real_dir_chain(root, parent) {
-            return Err("hardlink target's parent is missing, a symlink or not a directory");
-        }
+    if let Some(parent) = rel.parent()
+        && !is_real_dir_chain(root, parent)
+    {
+        return Err("hardlink target's parent is missing, a symlink or not a directory");
     }
     let full = root.join(&rel);
     match std::fs::symlink_metadata(&full) {
@@ -110,7 +114,11 @@ pub(crate) fn resolve_link_target(root: &Path, raw: &[u8]) -> Result<PathBuf, &'
 
 pub(crate) fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> UnpackError {
     let path = path.to_path_buf();
-    move |source| UnpackError::Io { action, path, source }
+    move |source| UnpackError::Io {
+        action,
+        path,
+        source,
+    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,11 @@ pub(crate) fn mknod_whiteout(path: &Path) -> io::Result<()> {
     // SAFETY: `c` is a valid NUL-terminated string that outlives the call;
     // mknod does not retain the pointer.
     let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR, dev) };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Sets extended attribute `name` on `path` itself (never a symlink's target).
@@ -34,23 +38,45 @@ pub(crate) fn lsetxattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()>
     // valid slice of `value.len()` bytes; all outlive the call, which does
     // not retain the pointers.
     let rc = unsafe {
-        libc::lsetxattr(c.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0)
+        libc::lsetxattr(
+            c.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
     };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Sets atime and mtime of `path` to `secs` without following a symlink in
 /// the last component. Parents must already be known to be real directories.
 pub(crate) fn lutimes(path: &Path, secs: i64) -> io::Result<()> {
     let c = cstr(path)?;
-    let t = libc::timespec { tv_sec: secs as libc::time_t, tv_nsec: 0 };
+    let t = libc::timespec {
+        tv_sec: secs as libc::time_t,
+        tv_nsec: 0,
+    };
     let times = [t, t];
     // SAFETY: `c` is a valid NUL-terminated string and `times` an array of
     // two initialised timespecs, both outliving the call.
     let rc = unsafe {
-        libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW)
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
     };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Reads extended attribute `name` of `path` itself (tests only).

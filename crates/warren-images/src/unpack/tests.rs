@@ -21,29 +21,52 @@ fn fixture() -> Fixture {
     fs::create_dir(&layer).unwrap();
     fs::create_dir(&outside).unwrap();
     fs::write(outside.join("secret"), b"secret").unwrap();
-    Fixture { _tmp: tmp, layer, outside }
+    Fixture {
+        _tmp: tmp,
+        layer,
+        outside,
+    }
 }
 
 impl Fixture {
     fn unpack(&self, tar: &[u8]) -> Result<UnpackStats, UnpackError> {
-        unpack_layer(tar, &self.layer, None, IdShift::default(), UnpackLimits::default())
+        unpack_layer(
+            tar,
+            &self.layer,
+            None,
+            IdShift::default(),
+            UnpackLimits::default(),
+        )
     }
 
     /// The sibling directory still holds exactly the untouched secret file,
     /// and nothing was created next to the layer or at absolute paths.
     fn assert_outside_untouched(&self) {
-        let names: Vec<_> = fs::read_dir(&self.outside).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(&self.outside)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("secret")]);
         let m = fs::symlink_metadata(self.outside.join("secret")).unwrap();
         assert_eq!((m.nlink(), m.uid(), m.len()), (1, 0, 6));
-        let parent: Vec<_> = fs::read_dir(self.layer.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let parent: Vec<_> = fs::read_dir(self.layer.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(parent.len(), 2, "unexpected siblings: {parent:?}");
     }
 }
 
 /// Appends an entry with raw name/link bytes; `tar::Builder`'s path
 /// helpers would refuse the hostile ones.
-fn raw(b: &mut tar::Builder<Vec<u8>>, path: &str, kind: EntryType, link: &str, data: &[u8], mode: u32) {
+fn raw(
+    b: &mut tar::Builder<Vec<u8>>,
+    path: &str,
+    kind: EntryType,
+    link: &str,
+    data: &[u8],
+    mode: u32,
+) {
     let mut h = Header::new_gnu();
     {
         let old = h.as_old_mut();
@@ -124,12 +147,26 @@ fn symlink_chain_and_whiteout_through_symlink_refused() {
     assert!(is_refused(fx.unpack(&t)));
     let fx2 = fixture();
     let t = tar_of(|b| {
-        raw(b, "evil", EntryType::Symlink, &fx2.outside.display().to_string(), b"", 0o777);
+        raw(
+            b,
+            "evil",
+            EntryType::Symlink,
+            &fx2.outside.display().to_string(),
+            b"",
+            0o777,
+        );
         file(b, "evil/.wh.secret", b"");
     });
     assert!(is_refused(fx2.unpack(&t)));
     let t = tar_of(|b| {
-        raw(b, "evil2", EntryType::Symlink, &fx2.outside.display().to_string(), b"", 0o777);
+        raw(
+            b,
+            "evil2",
+            EntryType::Symlink,
+            &fx2.outside.display().to_string(),
+            b"",
+            0o777,
+        );
         file(b, "evil2/.wh..wh..opq", b"");
     });
     assert!(is_refused(fx2.unpack(&t)));
@@ -164,7 +201,14 @@ fn hardlinks_must_stay_inside() {
             raw(b, "h4", EntryType::Link, "sl", b"", 0o644);
         }),
         tar_of(|b| {
-            raw(b, "dl", EntryType::Symlink, &fx.outside.display().to_string(), b"", 0o777);
+            raw(
+                b,
+                "dl",
+                EntryType::Symlink,
+                &fx.outside.display().to_string(),
+                b"",
+                0o777,
+            );
             raw(b, "h5", EntryType::Link, "dl/secret", b"", 0o644);
         }),
     ];
@@ -216,7 +260,10 @@ fn whiteouts_become_overlay_whiteouts() {
     assert_eq!(m.rdev(), 0);
     assert_eq!((m.uid(), m.gid()), (100_000, 100_000));
     assert!(fs::symlink_metadata(fx.layer.join("etc/.wh.passwd")).is_err());
-    assert_eq!(sys::lgetxattr(&fx.layer.join("opaque"), "trusted.overlay.opaque").unwrap(), b"y");
+    assert_eq!(
+        sys::lgetxattr(&fx.layer.join("opaque"), "trusted.overlay.opaque").unwrap(),
+        b"y"
+    );
     assert!(fs::symlink_metadata(fx.layer.join("opaque/.wh..wh..opq")).is_err());
     assert_eq!(fs::read(fx.layer.join("same")).unwrap(), b"kept");
 }
@@ -251,7 +298,10 @@ fn modes_owners_mtimes_and_replacement() {
     assert_eq!(m.mtime(), 1_234_567_890);
     let parent = fs::symlink_metadata(fx.layer.join("usr")).unwrap();
     assert_eq!((parent.uid(), parent.mode() & 0o7777), (100_000, 0o755));
-    assert_eq!(fs::read_link(fx.layer.join("dir")).unwrap(), PathBuf::from("elsewhere"));
+    assert_eq!(
+        fs::read_link(fx.layer.join("dir")).unwrap(),
+        PathBuf::from("elsewhere")
+    );
     assert_eq!(fs::read(fx.layer.join("x")).unwrap(), b"now a file");
     assert_eq!(fs::read(fx.layer.join("y")).unwrap(), b"new");
     let root = fs::metadata(&fx.layer).unwrap();
@@ -266,10 +316,34 @@ fn limits_and_long_paths() {
             file(b, &format!("f{i}"), b"x");
         }
     });
-    let r = unpack_layer(&t[..], &fx.layer, None, IdShift::default(), UnpackLimits { max_entries: 2, max_bytes: 100 });
-    assert!(matches!(r, Err(UnpackError::Limit { what: "entries", .. })));
+    let r = unpack_layer(
+        &t[..],
+        &fx.layer,
+        None,
+        IdShift::default(),
+        UnpackLimits {
+            max_entries: 2,
+            max_bytes: 100,
+        },
+    );
+    assert!(matches!(
+        r,
+        Err(UnpackError::Limit {
+            what: "entries",
+            ..
+        })
+    ));
     let fx = fixture();
-    let r = unpack_layer(&t[..], &fx.layer, None, IdShift::default(), UnpackLimits { max_entries: 10, max_bytes: 2 });
+    let r = unpack_layer(
+        &t[..],
+        &fx.layer,
+        None,
+        IdShift::default(),
+        UnpackLimits {
+            max_entries: 10,
+            max_bytes: 2,
+        },
+    );
     assert!(matches!(r, Err(UnpackError::Limit { what: "bytes", .. })));
     let fx = fixture();
     let long = "d/".repeat(2100) + "f";
@@ -291,15 +365,29 @@ fn gzip_zstd_and_diff_id() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&t).unwrap();
     let gz = gz.finish().unwrap();
-    let zst = ruzstd::encoding::compress_to_vec(&t[..], ruzstd::encoding::CompressionLevel::Fastest);
+    let zst =
+        ruzstd::encoding::compress_to_vec(&t[..], ruzstd::encoding::CompressionLevel::Fastest);
     for blob in [&t, &gz, &zst] {
         let fx = fixture();
-        unpack_layer(&blob[..], &fx.layer, Some(&diff_id), IdShift::default(), UnpackLimits::default()).unwrap();
+        unpack_layer(
+            &blob[..],
+            &fx.layer,
+            Some(&diff_id),
+            IdShift::default(),
+            UnpackLimits::default(),
+        )
+        .unwrap();
         assert_eq!(fs::read(fx.layer.join("hello")).unwrap(), b"world");
     }
     let fx = fixture();
     let wrong = Digest::of(b"nope");
-    let r = unpack_layer(&gz[..], &fx.layer, Some(&wrong), IdShift::default(), UnpackLimits::default());
+    let r = unpack_layer(
+        &gz[..],
+        &fx.layer,
+        Some(&wrong),
+        IdShift::default(),
+        UnpackLimits::default(),
+    );
     assert!(matches!(r, Err(UnpackError::DiffIdMismatch { .. })));
     // Corrupt compressed data is a read error, not a panic.
     let fx = fixture();
@@ -307,5 +395,14 @@ fn gzip_zstd_and_diff_id() {
     let mid = bad.len() / 2;
     bad[mid] ^= 0xff;
     bad.truncate(mid + 4);
-    assert!(unpack_layer(&bad[..], &fx.layer, Some(&diff_id), IdShift::default(), UnpackLimits::default()).is_err());
+    assert!(
+        unpack_layer(
+            &bad[..],
+            &fx.layer,
+            Some(&diff_id),
+            IdShift::default(),
+            UnpackLimits::default()
+        )
+        .is_err()
+    );
 }

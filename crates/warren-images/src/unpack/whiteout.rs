@@ -42,7 +42,9 @@ pub(crate) fn classify(name: &OsStr) -> Whiteout<'_> {
     }
     match b.strip_prefix(PREFIX) {
         None => Whiteout::None,
-        Some(rest) if rest.is_empty() || rest == b"." || rest == b".." || rest.starts_with(PREFIX) => {
+        Some(rest)
+            if rest.is_empty() || rest == b"." || rest == b".." || rest.starts_with(PREFIX) =>
+        {
             Whiteout::Other
         }
         Some(rest) => Whiteout::Remove(OsStr::from_bytes(rest)),
@@ -50,14 +52,22 @@ pub(crate) fn classify(name: &OsStr) -> Whiteout<'_> {
 }
 
 /// Applies a whiteout entry `rel` (already normalised) under `root`.
-pub(crate) fn apply(root: &Path, rel: &Path, kind: &Whiteout<'_>, shift: &IdShift) -> Result<(), UnpackError> {
+pub(crate) fn apply(
+    root: &Path,
+    rel: &Path,
+    kind: &Whiteout<'_>,
+    shift: &IdShift,
+) -> Result<(), UnpackError> {
     let dir_rel = rel.parent().unwrap_or(Path::new(""));
     // Validates (and creates) every directory down to and including dir_rel.
-    let dir = prepare_parents(root, &dir_rel.join("x"), shift)?.parent().map(Path::to_path_buf);
+    let dir = prepare_parents(root, &dir_rel.join("x"), shift)?
+        .parent()
+        .map(Path::to_path_buf);
     let dir = dir.unwrap_or_else(|| root.to_path_buf());
     match kind {
         Whiteout::Opaque => {
-            sys::lsetxattr(&dir, "trusted.overlay.opaque", b"y").map_err(io_err("set opaque xattr on", &dir))?;
+            sys::lsetxattr(&dir, "trusted.overlay.opaque", b"y")
+                .map_err(io_err("set opaque xattr on", &dir))?;
             if let Err(e) = sys::lsetxattr(&dir, "user.overlay.opaque", b"y") {
                 tracing::debug!(dir = %dir.display(), error = %e, "cannot set user.overlay.opaque");
             }
@@ -85,7 +95,10 @@ mod tests {
     fn classifies() {
         assert_eq!(classify(OsStr::new("a")), Whiteout::None);
         assert_eq!(classify(OsStr::new(".wh..wh..opq")), Whiteout::Opaque);
-        assert_eq!(classify(OsStr::new(".wh.foo")), Whiteout::Remove(OsStr::new("foo")));
+        assert_eq!(
+            classify(OsStr::new(".wh.foo")),
+            Whiteout::Remove(OsStr::new("foo"))
+        );
         assert_eq!(classify(OsStr::new(".wh..wh.plnk")), Whiteout::Other);
         assert_eq!(classify(OsStr::new(".wh..")), Whiteout::Other);
         assert_eq!(classify(OsStr::new(".wh.")), Whiteout::Other);
