@@ -250,3 +250,20 @@ async fn pull_python_timing() {
     assert!(dirs[0].join("usr/bin/python3").exists());
     assert_eq!(img.config.cmd, vec!["python3"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_pulls_share_one_layer() {
+    let Some(reg) = registry() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let s = store(&tmp).await;
+    let (a, b) = (s.clone(), s.clone());
+    let (ra, rb) = (format!("{reg}/busybox"), format!("{reg}/busybox-docker"));
+    let (x, y) = tokio::join!(
+        async move { a.pull(&ra, &PullOptions::default(), &NoProgress).await },
+        async move { b.pull(&rb, &PullOptions::default(), &NoProgress).await },
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert_eq!(x.layers[0].diff_id, y.layers[0].diff_id);
+    // One shared unpacked layer, no temp dirs left.
+    assert_eq!(count(tmp.path().join("layers")), 1);
+}
