@@ -217,7 +217,6 @@ async fn a_new_runtime_finds_running_sandboxes() {
         .health()
         .await
         .expect("healthy");
-    drop(f.rt);
     assert!(std::path::Path::new(&format!("/proc/{}", info.pid)).exists());
 
     rt2.delete(&id).await.unwrap();
@@ -256,6 +255,63 @@ async fn half_created_sandboxes_are_cleaned() {
             .unwrap()
             .contains(&(id.clone(), ActualState::Stopped))
     );
+    f.rt.delete(&id).await.unwrap();
+    f.assert_gone(&id);
+}
+
+/// Not a test on its own: the child half of `sandbox_survives_kill_9_of_its_creator`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helper_create_then_hang() {
+    let (Ok(dir), Ok(id)) = (
+        std::env::var("WARREN_TEST_DIR"),
+        std::env::var("WARREN_TEST_ID"),
+    ) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let rt = common::runtime(&dir).await;
+    let mut spec = Fixture::spec_for(&dir.join("layer"), &id);
+    spec.main_cmd = Some(vec!["sleep".into(), "1000".into()]);
+    rt.create(&spec).await.expect("create in the helper");
+    println!("READY");
+    tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_survives_kill_9_of_its_creator() {
+    require_host!();
+    use std::io::BufRead;
+    let f = Fixture::new().await;
+    let id = unique_id("k9");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "helper_create_then_hang",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("WARREN_TEST_DIR", f.tmp.path())
+        .env("WARREN_TEST_ID", &id)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let ready = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.contains("READY"));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(ready, "the helper did not create the sandbox");
+
+    assert_eq!(f.rt.state(&id).await.unwrap(), Some(ActualState::Running));
+    f.rt.agent(&id)
+        .await
+        .expect("reconnect")
+        .health()
+        .await
+        .expect("healthy after the creator died");
     f.rt.delete(&id).await.unwrap();
     f.assert_gone(&id);
 }

@@ -82,10 +82,15 @@ impl Fixture {
     }
 
     pub fn spec(&self, id: &str) -> SandboxSpec {
+        Self::spec_for(&self.layer, id)
+    }
+
+    /// A small sandbox over `layer`.
+    pub fn spec_for(layer: &Path, id: &str) -> SandboxSpec {
         SandboxSpec {
             id: id.into(),
             hostname: id.into(),
-            layers: vec![self.layer.clone()],
+            layers: vec![layer.to_path_buf()],
             env: vec!["PATH=/bin".into(), "HOME=/root".into()],
             workdir: String::new(),
             user: String::new(),
@@ -137,6 +142,40 @@ impl Fixture {
             !self.rt.config().runc_root.join(id).exists(),
             "runc state remains"
         );
+    }
+}
+
+impl Drop for Fixture {
+    /// Delete whatever a failed test left running (mounts, cgroups, runc containers).
+    fn drop(&mut self) {
+        let dir = self.tmp.path().to_path_buf();
+        let ids: Vec<String> = std::fs::read_dir(dir.join("sandboxes"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if ids.is_empty() {
+            return;
+        }
+        // We may be inside a tokio runtime: clean up from a plain thread with its own runtime.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let runtime = runtime(&dir).await;
+                for id in ids {
+                    if let Err(e) = warren_runtime::Runtime::delete(&runtime, &id).await {
+                        eprintln!("fixture cleanup of {id} failed: {e}");
+                    }
+                }
+            });
+        })
+        .join()
+        .unwrap();
     }
 }
 
