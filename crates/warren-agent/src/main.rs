@@ -1,1 +1,51 @@
-fn main() {}
+//! `warren-agent`: PID 1 inside every sandbox.
+//!
+//! It reaps zombies, forwards signals to the sandbox's main process, and serves an
+//! envd-compatible HTTP API (Connect-RPC `process.Process` and `filesystem.Filesystem`, plus
+//! `/files` and `/health`) on one byte stream to the host. See `init` for startup, `server` for
+//! the router, `process` and `fs` for the API, `reaper` for child handling.
+
+mod agent;
+mod args;
+mod fs;
+mod init;
+mod process;
+mod reaper;
+mod rpc;
+mod server;
+mod users;
+
+use std::process::ExitCode;
+
+/// Log a line to stderr (the runtime captures it).
+#[macro_export]
+macro_rules! log {
+    ($($t:tt)*) => { eprintln!("warren-agent: {}", format_args!($($t)*)) };
+}
+
+fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    if raw.first().is_some_and(|a| a == "--help" || a == "-h") {
+        println!("{}", args::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    let args = match args::Args::parse(raw) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("warren-agent: {e}\n{}", args::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("warren-agent: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(init::run(args))
+}

@@ -1,0 +1,200 @@
+//! PID 1 duties and startup: set the hostname, start the reaper, bind the API socket, start the
+//! sandbox's main process, forward signals to it, and serve connections.
+//!
+//! Signals: `SIGTERM`, `SIGINT`, `SIGHUP`, `SIGUSR1`, `SIGUSR2` go to the main process while it
+//! runs. With no main process, `SIGTERM` or `SIGINT` makes the agent exit cleanly (removing its
+//! socket); the others are ignored. The main process's exit is logged; the agent keeps serving.
+
+use std::fs::OpenOptions;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use nix::sys::signal::{Signal as NixSignal, kill};
+use nix::unistd::Pid;
+use tokio::net::UnixListener;
+use tokio::signal::unix::{SignalKind, signal};
+use warren_agent_proto::ProcessConfig;
+
+use crate::agent::{Agent, build_env};
+use crate::args::{Args, Listen};
+use crate::fs::path;
+use crate::process::pump;
+use crate::process::registry::{Proc, Registry};
+use crate::process::spawn::{self, Output, SpawnSpec};
+use crate::reaper::Reaper;
+use crate::server::serve_connection;
+
+/// Run the agent until told to stop.
+pub async fn run(args: Args) -> ExitCode {
+    if let Some(h) = &args.hostname {
+        set_hostname(h);
+    }
+    let agent = Arc::new(Agent {
+        reaper: Arc::new(Reaper::default()),
+        registry: Arc::new(Registry::default()),
+        default_user: args.default_user.clone(),
+        workdir: args.workdir.clone(),
+        base_env: std::env::vars_os()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.to_string_lossy().into_owned(),
+                )
+            })
+            .collect(),
+        main_pid: Mutex::new(None),
+        root: "/".into(),
+    });
+    agent.reaper.clone().start();
+    // Validate the default user now, so a typo fails loudly at boot.
+    if let Err(e) = agent.user(None) {
+        crate::log!("warning: default user: {}", e.message);
+    }
+
+    let Listen::Unix(sock) = &args.listen;
+    let listener = match bind(sock) {
+        Ok(l) => l,
+        Err(e) => {
+            crate::log!("cannot listen on {}: {e}", sock.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    crate::log!("serving on unix:{}", sock.display());
+
+    if !args.main_cmd.is_empty() {
+        start_main(&agent, &args);
+    }
+
+    let stop = forward_signals(agent.clone());
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => {
+                    tokio::spawn(serve_connection(stream, agent.clone()));
+                }
+                Err(e) => {
+                    crate::log!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            () = &mut stop => {
+                crate::log!("stopping");
+                let _ = std::fs::remove_file(sock);
+                return ExitCode::SUCCESS;
+            }
+        }
+    }
+}
+
+fn bind(sock: &Path) -> std::io::Result<UnixListener> {
+    if let Some(dir) = sock.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::remove_file(sock) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    UnixListener::bind(sock)
+}
+
+fn set_hostname(h: &str) {
+    match nix::unistd::gethostname() {
+        Ok(cur) if cur.to_string_lossy() == h => {}
+        _ => {
+            if let Err(e) = nix::unistd::sethostname(h) {
+                crate::log!("cannot set hostname to {h:?} ({e}); keeping the runtime's");
+            }
+        }
+    }
+}
+
+/// Start the sandbox's main process (tag `main`), output to `--log` or inherited.
+fn start_main(agent: &Arc<Agent>, args: &Args) {
+    let result = (|| -> Result<(), String> {
+        let user = agent.user(None).map_err(|e| e.message)?;
+        let cwd_spec = agent.workdir.clone().unwrap_or_else(|| user.home.clone());
+        let cwd = path::resolve(&cwd_spec, &user.home).map_err(|e| e.to_string())?;
+        let cwd = if cwd.is_dir() { cwd } else { "/".into() };
+        let output = match &args.log {
+            Some(p) => Output::File(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(|e| format!("cannot open log {}: {e}", p.display()))?,
+            ),
+            None => Output::Inherit,
+        };
+        let config = ProcessConfig {
+            cmd: args.main_cmd[0].clone(),
+            args: args.main_cmd[1..].to_vec(),
+            envs: Default::default(),
+            cwd: Some(cwd.to_string_lossy().into_owned()),
+        };
+        let spec = SpawnSpec {
+            cmd: config.cmd.clone(),
+            args: config.args.clone(),
+            env: build_env(&agent.base_env, &user, &Default::default()),
+            cwd,
+            user,
+            stdin_pipe: false,
+            output,
+        };
+        let spawned =
+            spawn::spawn(&agent.reaper, spec).map_err(|e| format!("{} : {e}", config.cmd))?;
+        let pid = spawned.pid;
+        *agent.main_pid.lock().unwrap_or_else(|e| e.into_inner()) = Some(pid);
+        let proc_ = Arc::new(Proc::new(pid, Some("main".into()), config, None));
+        agent.registry.insert(proc_.clone());
+        crate::log!("main process started: pid {pid}");
+        let agent = agent.clone();
+        tokio::spawn(async move {
+            let exit = pump::run(agent.registry.clone(), proc_, None, None, spawned.exit).await;
+            *agent.main_pid.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            crate::log!("main process {pid} ended: {exit:?}");
+        });
+        Ok(())
+    })();
+    if let Err(e) = result {
+        crate::log!("cannot start main process: {e}");
+    }
+}
+
+/// Forward signals to the main process; resolves when the agent should exit.
+async fn forward_signals(agent: Arc<Agent>) {
+    let kinds = [
+        (SignalKind::terminate(), NixSignal::SIGTERM),
+        (SignalKind::interrupt(), NixSignal::SIGINT),
+        (SignalKind::hangup(), NixSignal::SIGHUP),
+        (SignalKind::user_defined1(), NixSignal::SIGUSR1),
+        (SignalKind::user_defined2(), NixSignal::SIGUSR2),
+    ];
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for (kind, sig) in kinds {
+        let Ok(mut s) = signal(kind) else {
+            crate::log!("cannot watch {sig}");
+            continue;
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while s.recv().await.is_some() {
+                if tx.send(sig).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    while let Some(sig) = rx.recv().await {
+        let main = *agent.main_pid.lock().unwrap_or_else(|e| e.into_inner());
+        match main {
+            Some(pid) => {
+                crate::log!("forwarding {sig} to main process {pid}");
+                let _ = kill(Pid::from_raw(pid as i32), sig);
+            }
+            None if matches!(sig, NixSignal::SIGTERM | NixSignal::SIGINT) => return,
+            None => crate::log!("ignoring {sig}: no main process"),
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! `process.Process`: start processes, stream their events, send them input and signals.
+//!
+//! Flow of `Start`: resolve user, cwd and environment → fork/exec under the reaper's lock
+//! ([`spawn`]) → register a [`registry::Proc`] and subscribe the caller → run the output
+//! [`pump`] as its own task (so the process outlives the HTTP stream) → the caller's stream
+//! carries `start`, `data`..., `end`.
+
+pub mod pump;
+pub mod registry;
+pub mod spawn;
+pub mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal as NixSignal, kill};
+use nix::unistd::Pid;
+use tokio::sync::mpsc;
+use warren_agent_proto::{
+    ConnectCode, ConnectError, ConnectRequest, ListResponse, ProcessConfig, ProcessEvent,
+    ProcessInput, ProcessSelector, SendInputRequest, SendSignalRequest, Signal, StartRequest,
+};
+
+use crate::agent::{Agent, build_env};
+use crate::fs::path;
+use registry::Proc;
+use spawn::{Output, SpawnSpec};
+
+fn err(code: ConnectCode, msg: impl Into<String>) -> ConnectError {
+    ConnectError::new(code, msg)
+}
+
+/// `Start`: run a process; the receiver yields its events, ending with `end`.
+pub async fn start(
+    agent: &Arc<Agent>,
+    user: Option<&str>,
+    req: StartRequest,
+    timeout: Option<Duration>,
+) -> Result<mpsc::Receiver<ProcessEvent>, ConnectError> {
+    if req.pty.is_some() {
+        return Err(err(
+            ConnectCode::Unimplemented,
+            "PTY processes are not supported by this agent yet",
+        ));
+    }
+    let config = req.process.unwrap_or_default();
+    if config.cmd.is_empty() {
+        return Err(err(ConnectCode::InvalidArgument, "process.cmd is empty"));
+    }
+    let user = agent.user(user)?;
+    let cwd_spec = match config.cwd.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => c.to_string(),
+        None => agent.workdir.clone().unwrap_or_else(|| user.home.clone()),
+    };
+    let cwd = path::resolve(&cwd_spec, &user.home)
+        .map_err(|e| err(ConnectCode::InvalidArgument, format!("bad cwd: {e}")))?;
+    if !cwd.is_dir() {
+        return Err(err(
+            ConnectCode::InvalidArgument,
+            format!(
+                "cwd '{}' does not exist or is not a directory",
+                cwd.display()
+            ),
+        ));
+    }
+    let env = build_env(&agent.base_env, &user, &config.envs);
+    let stdin_pipe = req.stdin.unwrap_or(true);
+    let spec = SpawnSpec {
+        cmd: config.cmd.clone(),
+        args: config.args.clone(),
+        env,
+        cwd,
+        user,
+        stdin_pipe,
+        output: Output::Pipes,
+    };
+    let spawned = spawn::spawn(&agent.reaper, spec).map_err(|e| start_error(&config, &e))?;
+    let fd_err =
+        |e: std::io::Error| err(ConnectCode::Internal, format!("cannot set up pipes: {e}"));
+    let stdin = match spawned.stdin {
+        Some(s) => Some(tokio::net::unix::pipe::Sender::from_owned_fd(s.into()).map_err(fd_err)?),
+        None => None,
+    };
+    let stdout = spawned
+        .stdout
+        .map(pump::receiver)
+        .transpose()
+        .map_err(fd_err)?;
+    let stderr = spawned
+        .stderr
+        .map(pump::receiver)
+        .transpose()
+        .map_err(fd_err)?;
+    let proc_ = Arc::new(Proc::new(spawned.pid, req.tag, config, stdin));
+    let events = proc_.subscribe();
+    agent.registry.insert(proc_.clone());
+    if let Some(t) = timeout {
+        let (registry, p) = (agent.registry.clone(), proc_.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(t).await;
+            if registry.contains(&p) {
+                let _ = kill(Pid::from_raw(p.pid as i32), NixSignal::SIGKILL);
+            }
+        });
+    }
+    let registry = agent.registry.clone();
+    tokio::spawn(pump::run(registry, proc_, stdout, stderr, spawned.exit));
+    Ok(events)
+}
+
+/// A clear message for a failed fork/exec (envd answers `invalid_argument`).
+fn start_error(config: &ProcessConfig, e: &std::io::Error) -> ConnectError {
+    let what = std::iter::once(config.cmd.as_str())
+        .chain(config.args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let why = match e.kind() {
+        std::io::ErrorKind::NotFound if !config.cmd.contains('/') => {
+            format!("executable '{}' not found in PATH", config.cmd)
+        }
+        std::io::ErrorKind::NotFound => format!("'{}' does not exist", config.cmd),
+        _ => e.to_string(),
+    };
+    err(
+        ConnectCode::InvalidArgument,
+        format!("error starting process '{what}': {why}"),
+    )
+}
+
+/// `Connect`: events of a running process from now on.
+pub fn connect(
+    agent: &Agent,
+    req: ConnectRequest,
+) -> Result<mpsc::Receiver<ProcessEvent>, ConnectError> {
+    Ok(find(agent, &req.process)?.subscribe())
+}
+
+/// `List`.
+pub fn list(agent: &Agent) -> ListResponse {
+    ListResponse {
+        processes: agent.registry.list(),
+    }
+}
+
+fn find(agent: &Agent, sel: &ProcessSelector) -> Result<Arc<Proc>, ConnectError> {
+    agent.registry.get(sel).ok_or_else(|| {
+        err(
+            ConnectCode::NotFound,
+            format!("process with {sel} not found"),
+        )
+    })
+}
+
+/// `SendSignal`.
+pub fn send_signal(agent: &Agent, req: SendSignalRequest) -> Result<(), ConnectError> {
+    let sig = match req.signal {
+        Signal::Sigterm => NixSignal::SIGTERM,
+        Signal::Sigkill => NixSignal::SIGKILL,
+        Signal::Unspecified => {
+            return Err(err(ConnectCode::InvalidArgument, "signal is unspecified"));
+        }
+    };
+    let p = find(agent, &req.process)?;
+    kill(Pid::from_raw(p.pid as i32), sig).map_err(|e| {
+        err(
+            ConnectCode::Internal,
+            format!("cannot signal process {}: {e}", p.pid),
+        )
+    })
+}
+
+/// `SendInput`.
+pub async fn send_input(agent: &Agent, req: SendInputRequest) -> Result<(), ConnectError> {
+    let p = find(agent, &req.process)?;
+    match req.input {
+        ProcessInput::Stdin(data) => p
+            .write_stdin(&data)
+            .await
+            .map_err(|e| err(ConnectCode::FailedPrecondition, error_chain(&e))),
+        ProcessInput::Pty(_) => Err(err(
+            ConnectCode::FailedPrecondition,
+            format!("process {} has no PTY; send stdin instead", p.pid),
+        )),
+    }
+}
+
+/// `CloseStdin`.
+pub async fn close_stdin(agent: &Agent, sel: &ProcessSelector) -> Result<(), ConnectError> {
+    find(agent, sel)?.close_stdin().await;
+    Ok(())
+}
+
+/// An error with its causes, for messages.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

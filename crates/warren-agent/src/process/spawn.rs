@@ -1,0 +1,126 @@
+//! Fork/exec of one process as a given user, with pipes or files for its stdio.
+//!
+//! The child runs `setsid`, then `setgroups`/`setgid`/`setuid` (all async-signal-safe syscalls,
+//! with every argument prepared before the fork), then `execvp` with a fully built environment.
+//! `std::process::Command` reports an `exec` failure (missing binary, EACCES) as the spawn
+//! error, which is how "command not found" reaches the client.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
+
+use tokio::sync::oneshot;
+
+use crate::reaper::{Exit, Reaper};
+use crate::users::User;
+
+/// Where the child's stdout and stderr go.
+#[derive(Debug)]
+pub enum Output {
+    /// Pipes the agent reads.
+    Pipes,
+    /// Appended to a file (the main process's log).
+    File(File),
+    /// The agent's own stdout/stderr.
+    Inherit,
+}
+
+/// Everything needed to start a process.
+#[derive(Debug)]
+pub struct SpawnSpec {
+    /// Program (path or name looked up in the child's `PATH`).
+    pub cmd: String,
+    /// Arguments.
+    pub args: Vec<String>,
+    /// The complete environment.
+    pub env: Vec<(String, String)>,
+    /// Working directory (must exist).
+    pub cwd: PathBuf,
+    /// Who it runs as.
+    pub user: User,
+    /// Keep a stdin pipe (else `/dev/null`).
+    pub stdin_pipe: bool,
+    /// Output handling.
+    pub output: Output,
+}
+
+/// A started child.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Its pid.
+    pub pid: u32,
+    /// Write end of its stdin, when piped.
+    pub stdin: Option<ChildStdin>,
+    /// Read end of its stdout, when piped.
+    pub stdout: Option<ChildStdout>,
+    /// Read end of its stderr, when piped.
+    pub stderr: Option<ChildStderr>,
+    /// Resolves when the reaper collects it.
+    pub exit: oneshot::Receiver<Exit>,
+}
+
+/// Start a process.
+pub fn spawn(reaper: &Reaper, spec: SpawnSpec) -> io::Result<Spawned> {
+    let mut cmd = Command::new(&spec.cmd);
+    cmd.args(&spec.args)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&spec.cwd);
+    cmd.stdin(if spec.stdin_pipe {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    match spec.output {
+        Output::Pipes => {
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
+        Output::File(f) => {
+            cmd.stdout(f.try_clone()?).stderr(f);
+        }
+        Output::Inherit => {
+            cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+        }
+    }
+    // Only root can change credentials; an unprivileged agent (tests) runs children as itself.
+    let change_creds = nix::unistd::geteuid().is_root();
+    if !change_creds && spec.user.uid != nix::unistd::geteuid().as_raw() {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "the agent is not root and cannot run processes as uid {}",
+                spec.user.uid
+            ),
+        ));
+    }
+    let groups: Vec<libc::gid_t> = spec.user.groups.clone();
+    let (uid, gid) = (spec.user.uid, spec.user.gid);
+    // SAFETY: the closure runs in the forked child before exec and only makes async-signal-safe
+    // syscalls (setsid, setgroups, setgid, setuid) on data prepared before the fork; it does not
+    // allocate or take locks.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if change_creds
+                && (libc::setgroups(groups.len(), groups.as_ptr()) < 0
+                    || libc::setgid(gid) < 0
+                    || libc::setuid(uid) < 0)
+            {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let (mut child, exit) = reaper.spawn(&mut cmd)?;
+    Ok(Spawned {
+        pid: child.id(),
+        stdin: child.stdin.take(),
+        stdout: child.stdout.take(),
+        stderr: child.stderr.take(),
+        exit,
+    })
+}
