@@ -23,6 +23,12 @@ async fn lifecycle_leaves_nothing_behind() {
 
     let agent = f.rt.agent(&id).await.unwrap();
     agent.health().await.expect("agent healthy");
+    // The agent serves files of the sandbox's root filesystem (the image layer).
+    let passwd = agent
+        .read_file("/etc/passwd", None)
+        .await
+        .expect("read via the agent");
+    assert!(passwd.starts_with(b"root:x:0:0:"));
 
     // The agent is PID 1 of the sandbox, but not our child (nor runc's: runc has exited).
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", info.pid)).unwrap();
@@ -312,6 +318,37 @@ async fn sandbox_survives_kill_9_of_its_creator() {
         .health()
         .await
         .expect("healthy after the creator died");
+    f.rt.delete(&id).await.unwrap();
+    f.assert_gone(&id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn main_command_runs_under_the_agent() {
+    require_host!();
+    let f = Fixture::new().await;
+    let id = unique_id("main");
+    let mut spec = f.spec(&id);
+    spec.main_cmd = Some(vec![
+        "sh".into(),
+        "-c".into(),
+        "echo main-ran > /tmp/main; exec sleep 1000".into(),
+    ]);
+    f.rt.create(&spec).await.expect("create");
+    let agent = f.rt.agent(&id).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match agent.read_file("/tmp/main", None).await {
+            Ok(b) if b.as_ref() == b"main-ran\n" => break,
+            other if std::time::Instant::now() > deadline => {
+                panic!("main command did not run: {other:?}")
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
+    // The main process is not PID 1: the agent is.
+    let (code, out) = f.exec(&id, &["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("/.warren/agent "), "{out}");
     f.rt.delete(&id).await.unwrap();
     f.assert_gone(&id);
 }
