@@ -91,15 +91,16 @@ impl ImageStore {
             .await?;
         let layers = layers_of(&m, &config, &digest)?;
 
-        futures_util::stream::iter(
-            layers
-                .iter()
-                .zip(&m.layers)
-                .map(|(l, d)| self.pull_layer(&client, l, d, &name, progress)),
-        )
-        .buffer_unordered(PARALLEL_LAYERS)
-        .try_collect::<Vec<()>>()
-        .await?;
+        // Collected first: a closure inside the stream's type would make this
+        // future fail the higher-ranked `Send` check callers need (rustc #102211).
+        let mut jobs = Vec::with_capacity(layers.len());
+        for (l, d) in layers.iter().zip(&m.layers) {
+            jobs.push(self.pull_layer(&client, l, d, &name, progress));
+        }
+        futures_util::stream::iter(jobs)
+            .buffer_unordered(PARALLEL_LAYERS)
+            .try_collect::<Vec<()>>()
+            .await?;
 
         let image = Image {
             reference: name,

@@ -1,6 +1,6 @@
 //! API errors: a stable code, a message, and the matching HTTP status.
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use warren_api_types::{ErrorBody, ErrorCode, ErrorDetail};
 use warren_core::{CoreError, ErrorKind};
@@ -66,15 +66,12 @@ impl IntoResponse for ApiError {
 }
 
 /// Fallback for unknown routes.
-pub(crate) async fn not_found(uri: axum::http::Uri) -> ApiError {
+pub(crate) async fn not_found(uri: Uri) -> ApiError {
     ApiError::new(ErrorCode::NotFound, format!("no route for {}", uri.path()))
 }
 
 /// Fallback for a known route with the wrong method.
-pub(crate) async fn method_not_allowed(
-    method: axum::http::Method,
-    uri: axum::http::Uri,
-) -> ApiError {
+pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::new(
         ErrorCode::MethodNotAllowed,
         format!("{method} is not allowed on {}", uri.path()),

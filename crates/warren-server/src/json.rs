@@ -2,6 +2,7 @@
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -27,9 +28,7 @@ fn json_rejection(r: JsonRejection) -> ApiError {
         JsonRejection::MissingJsonContentType(_) => {
             ApiError::invalid("expected a JSON body with Content-Type: application/json")
         }
-        JsonRejection::BytesRejection(b)
-            if b.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
-        {
+        JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::new(
                 warren_api_types::ErrorCode::PayloadTooLarge,
                 "request body is too large",

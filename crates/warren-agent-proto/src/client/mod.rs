@@ -170,13 +170,22 @@ impl AgentClient {
 
     /// `process.Process/Start`: run a process and stream its events (start, data..., end).
     pub async fn start(&self, req: StartRequest) -> Result<ProcessStream, AgentError> {
-        self.server_stream(routes::PROCESS_START, &req).await
+        self.server_stream(routes::PROCESS_START, None, &req).await
+    }
+
+    /// [`AgentClient::start`] as `user` (a name or uid; `None` = the agent's default user).
+    pub async fn start_as(
+        &self,
+        req: StartRequest,
+        user: Option<&str>,
+    ) -> Result<ProcessStream, AgentError> {
+        self.server_stream(routes::PROCESS_START, user, &req).await
     }
 
     /// `process.Process/Connect`: stream a running process's events from now on (starting with
     /// a `start` event carrying its pid).
     pub async fn connect(&self, process: ProcessSelector) -> Result<ProcessStream, AgentError> {
-        self.server_stream(routes::PROCESS_CONNECT, &ConnectRequest { process })
+        self.server_stream(routes::PROCESS_CONNECT, None, &ConnectRequest { process })
             .await
     }
 
@@ -367,6 +376,7 @@ impl AgentClient {
     async fn server_stream<Req: Serialize>(
         &self,
         path: &str,
+        user: Option<&str>,
         req: &Req,
     ) -> Result<ProcessStream, AgentError> {
         let body = envelope::encode_json(req);
@@ -374,7 +384,7 @@ impl AgentClient {
             .send(build(
                 Method::POST,
                 path,
-                None,
+                user,
                 Some(CONTENT_TYPE_CONNECT_JSON),
                 body,
             ))

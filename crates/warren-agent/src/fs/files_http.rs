@@ -126,12 +126,11 @@ pub async fn get(agent: Arc<Agent>, req: Request<Incoming>) -> Response<Body> {
             Err(e) => Some((Err(e), None)),
         }
     });
-    let mut b = Response::builder()
+    // No Content-Length: the size from stat is a guess (0 for /proc files, stale
+    // for a file still being written), and a wrong length breaks the stream.
+    let b = Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/octet-stream");
-    if meta.is_file() {
-        b = b.header(header::CONTENT_LENGTH, meta.len());
-    }
     b.body(BodyExt::boxed_unsync(StreamBody::new(chunks.boxed())))
         .expect("valid response")
 }

@@ -151,11 +151,18 @@ pub(crate) async fn pull(
         return Ok(axum::Json(convert::image(image)).into_response());
     }
     Ok(stream_job(move |progress| {
-        Box::pin(async move {
-            let image = st.core.pull_image(&reference, &options, &progress).await?;
-            Ok(convert::image(image))
-        })
+        Box::pin(pull_job(st.core, reference, options, progress))
     }))
+}
+
+async fn pull_job(
+    core: warren_core::Core,
+    reference: String,
+    options: PullOptions,
+    progress: ChannelProgress,
+) -> Result<api::Image, ApiError> {
+    let image = core.pull_image(&reference, &options, &progress).await?;
+    Ok(convert::image(image))
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,66 @@
+//! Sandboxes outlive the daemon: `kill -9` it, start a new one on the same
+//! state dir, and the sandbox is still there, still running, still usable.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use warren_api_types::{CreateSandboxRequest, ExecRequest};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_survives_daemon_kill() {
+    let Some(env) = common::env() else { return };
+    let registry = common::Registry::start();
+    let busybox = registry.push(&env.fixtures.join("busybox"), "latest", "busybox");
+    let mut first = common::Daemon::start(&env);
+    let dir = first.take_dir().expect("owns its state dir");
+    let client = first.client();
+    let req = CreateSandboxRequest {
+        image: busybox,
+        cmd: Some(vec!["sleep".into(), "3600".into()]),
+        env: BTreeMap::new(),
+        cpu: None,
+        memory_mb: Some(64),
+        pids_limit: None,
+        labels: BTreeMap::new(),
+    };
+    let sb = client.create_sandbox(&req).await.unwrap();
+    let exec = ExecRequest {
+        cmd: vec![
+            "sh".into(),
+            "-c".into(),
+            "echo $$ > /tmp/before; ps -o comm | grep -c sleep".into(),
+        ],
+        env: BTreeMap::new(),
+        cwd: None,
+        user: None,
+        timeout_s: None,
+    };
+    let out = client.exec(&sb.id, &exec).await.unwrap();
+    assert_eq!(out.stdout.trim(), "1", "main process running: {out:?}");
+
+    first.kill9();
+    drop(first);
+
+    let second = common::Daemon::start_in(&env, dir.path());
+    let client = second.client();
+    let listed = client.list_all_sandboxes().await.unwrap();
+    let found = listed
+        .iter()
+        .find(|s| s.id == sb.id)
+        .expect("sandbox still listed");
+    assert_eq!(found.state.as_str(), "running");
+    let out = client
+        .exec(&sb.id, &exec)
+        .await
+        .expect("exec after restart");
+    assert_eq!(out.stdout.trim(), "1", "the main process survived: {out:?}");
+    // State from before the crash is still there.
+    let before = client.read_file(&sb.id, "/tmp/before").await.unwrap();
+    assert!(!before.is_empty());
+
+    client.delete_sandbox(&sb.id).await.unwrap();
+    assert!(common::mounts_containing(&sb.id).is_empty());
+    drop(second);
+    drop(dir);
+}
