@@ -12,6 +12,7 @@ async fn raw(
     key: Option<&str>,
     body: Option<(&str, &str)>,
 ) -> (u16, Value) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let mut req = http.request(method, format!("{}{path}", daemon.url));
     if let Some(k) = key {
