@@ -84,14 +84,14 @@ pub enum CoreError {
         reference: String,
         /// The image store's error.
         #[source]
-        source: warren_images::PullError,
+        source: Box<warren_images::PullError>,
     },
     /// Importing an image archive failed.
     #[error("cannot import image archive")]
     Import {
         /// The image store's error.
         #[source]
-        source: warren_images::ImportError,
+        source: Box<warren_images::ImportError>,
     },
     /// Removing an image failed.
     #[error("cannot remove image {reference}")]
@@ -100,14 +100,14 @@ pub enum CoreError {
         reference: String,
         /// The image store's error.
         #[source]
-        source: warren_images::RemoveError,
+        source: Box<warren_images::RemoveError>,
     },
     /// The image store failed (disk, unpacking).
     #[error("image store failed")]
     Images {
         /// The image store's error.
         #[source]
-        source: warren_images::StoreError,
+        source: Box<warren_images::StoreError>,
     },
     /// The runtime could not create, inspect or delete a sandbox.
     #[error("runtime failed for sandbox {id}")]
@@ -116,7 +116,7 @@ pub enum CoreError {
         id: String,
         /// The runtime's error.
         #[source]
-        source: RuntimeError,
+        source: Box<RuntimeError>,
     },
     /// The agent inside a sandbox failed a call.
     #[error("agent of sandbox {id} failed")]
@@ -125,7 +125,7 @@ pub enum CoreError {
         id: String,
         /// The agent client's error.
         #[source]
-        source: AgentError,
+        source: Box<AgentError>,
     },
     /// The agent reported a path problem inside the sandbox.
     #[error("{path}: {message}")]
@@ -141,10 +141,17 @@ pub enum CoreError {
     #[error("store failed")]
     Store {
         /// The store's error.
-        #[from]
         #[source]
-        source: StoreError,
+        source: Box<StoreError>,
     },
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        Self::Store {
+            source: Box::new(e),
+        }
+    }
 }
 
 fn image_kind(kind: ImageErrorKind) -> ErrorKind {

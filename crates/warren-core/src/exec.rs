@@ -96,7 +96,7 @@ impl Core {
         self.running_sandbox(id, "exec in").await?;
         let agent_err = |source| CoreError::Agent {
             id: id.to_owned(),
-            source,
+            source: Box::new(source),
         };
         let agent = self
             .inner
@@ -105,7 +105,7 @@ impl Core {
             .await
             .map_err(|source| CoreError::Runtime {
                 id: id.to_owned(),
-                source,
+                source: Box::new(source),
             })?;
 
         let started = Instant::now();
@@ -141,7 +141,7 @@ impl Core {
                 Ok(None) => {
                     return Err(CoreError::Agent {
                         id: id.to_owned(),
-                        source: warren_runtime::AgentError::Closed,
+                        source: Box::new(warren_runtime::AgentError::Closed),
                     });
                 }
                 Err(_elapsed) if !out.timed_out => {

@@ -23,7 +23,7 @@ fn file_error(id: &str, path: &str, err: AgentError) -> CoreError {
         _ => {
             return CoreError::Agent {
                 id: id.to_owned(),
-                source: err,
+                source: Box::new(err),
             };
         }
     };
@@ -86,7 +86,7 @@ impl Core {
             .await
             .map_err(|source| CoreError::Runtime {
                 id: id.to_owned(),
-                source,
+                source: Box::new(source),
             })
     }
 }

@@ -14,7 +14,9 @@ impl Core {
         if let Some(image) = images
             .get(reference)
             .await
-            .map_err(|source| CoreError::Images { source })?
+            .map_err(|source| CoreError::Images {
+                source: Box::new(source),
+            })?
         {
             return Ok(image);
         }
@@ -48,7 +50,7 @@ impl Core {
             .await
             .map_err(|source| CoreError::Pull {
                 reference: reference.to_owned(),
-                source,
+                source: Box::new(source),
             })
     }
 
@@ -63,7 +65,23 @@ impl Core {
             .images
             .import(path, tag, progress)
             .await
-            .map_err(|source| CoreError::Import { source })
+            .map_err(|source| CoreError::Import {
+                source: Box::new(source),
+            })
+    }
+
+    /// One local image by reference or digest (prefix).
+    pub async fn get_image(&self, reference: &str) -> Result<Image, CoreError> {
+        self.inner
+            .images
+            .get(reference)
+            .await
+            .map_err(|source| CoreError::Images {
+                source: Box::new(source),
+            })?
+            .ok_or_else(|| CoreError::ImageNotFound {
+                reference: reference.to_owned(),
+            })
     }
 
     /// Every local image.
@@ -72,7 +90,9 @@ impl Core {
             .images
             .list()
             .await
-            .map_err(|source| CoreError::Images { source })
+            .map_err(|source| CoreError::Images {
+                source: Box::new(source),
+            })
     }
 
     /// Remove an image unless a sandbox still uses it.
@@ -81,7 +101,9 @@ impl Core {
         let image = images
             .get(reference)
             .await
-            .map_err(|source| CoreError::Images { source })?
+            .map_err(|source| CoreError::Images {
+                source: Box::new(source),
+            })?
             .ok_or_else(|| CoreError::ImageNotFound {
                 reference: reference.to_owned(),
             })?;
@@ -101,7 +123,7 @@ impl Core {
             .await
             .map_err(|source| CoreError::RemoveImage {
                 reference: reference.to_owned(),
-                source,
+                source: Box::new(source),
             })
     }
 }

@@ -101,9 +101,4 @@ impl Core {
             }),
         }
     }
-
-    /// The image store, for the image routes.
-    pub fn images(&self) -> &ImageStore {
-        &self.inner.images
-    }
 }

@@ -60,7 +60,7 @@ impl Core {
             .await
             .map_err(|source| CoreError::Runtime {
                 id: "*".to_owned(),
-                source,
+                source: Box::new(source),
             })?;
         for (id, _) in actual {
             if known.contains(&id) {
@@ -78,7 +78,7 @@ impl Core {
                 .await
                 .map_err(|source| CoreError::Runtime {
                     id: id.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
             let mut ev = event(&id, "sandbox.orphan_deleted", ACTOR, None, None);
             ev.message = Some("runtime had a sandbox the store did not know".to_owned());
@@ -96,7 +96,7 @@ impl Core {
     ) -> Result<(), CoreError> {
         let runtime_err = |source| CoreError::Runtime {
             id: id.to_owned(),
-            source,
+            source: Box::new(source),
         };
         match recorded {
             SandboxState::Creating | SandboxState::Deleting => {

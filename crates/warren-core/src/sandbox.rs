@@ -73,11 +73,9 @@ pub struct Sandbox {
 impl TryFrom<SandboxRecord> for Sandbox {
     type Error = CoreError;
     fn try_from(r: SandboxRecord) -> Result<Self, CoreError> {
-        let spec = serde_json::from_value(r.spec).map_err(|e| CoreError::Store {
-            source: StoreError::Corrupt {
-                what: "sandbox spec",
-                detail: e.to_string(),
-            },
+        let spec = serde_json::from_value(r.spec).map_err(|e| StoreError::Corrupt {
+            what: "sandbox spec",
+            detail: e.to_string(),
         })?;
         Ok(Self {
             id: r.id,
@@ -156,7 +154,9 @@ impl Core {
             .images
             .layer_dirs(&image)
             .await
-            .map_err(|source| CoreError::Images { source })?;
+            .map_err(|source| CoreError::Images {
+                source: Box::new(source),
+            })?;
 
         let id = ids::sandbox_id();
         spec.hostname = id.clone();
@@ -201,7 +201,7 @@ impl Core {
         if let Err(source) = self.inner.runtime.create(&runtime_spec).await {
             let err = CoreError::Runtime {
                 id: id.clone(),
-                source,
+                source: Box::new(source),
             };
             // The runtime cleaned up after itself; make sure, then drop the record.
             if let Err(e) = self.inner.runtime.delete(&id).await {
@@ -290,7 +290,7 @@ impl Core {
             .await
             .map_err(|source| CoreError::Runtime {
                 id: id.to_owned(),
-                source,
+                source: Box::new(source),
             })?;
         let ev = event(
             id,

@@ -40,15 +40,7 @@ pub(crate) async fn get(
     State(st): State<AppState>,
     Path(reference): Path<String>,
 ) -> Result<axum::Json<api::Image>, ApiError> {
-    let image = st
-        .core
-        .images()
-        .get(&reference)
-        .await
-        .map_err(|source| warren_core::CoreError::Images { source })?
-        .ok_or_else(|| warren_core::CoreError::ImageNotFound {
-            reference: reference.clone(),
-        })?;
+    let image = st.core.get_image(&reference).await?;
     Ok(axum::Json(convert::image(image)))
 }
 
