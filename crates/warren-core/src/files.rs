@@ -47,6 +47,9 @@ impl Core {
         user: Option<&str>,
     ) -> Result<Bytes, CoreError> {
         validate::sandbox_path("path", path)?;
+        if let Some(user) = user {
+            validate::user("user", user)?;
+        }
         self.running_sandbox(id, "read a file in").await?;
         let agent = self.agent(id).await?;
         agent
@@ -64,6 +67,9 @@ impl Core {
         data: Bytes,
     ) -> Result<(), CoreError> {
         validate::sandbox_path("path", path)?;
+        if let Some(user) = user {
+            validate::user("user", user)?;
+        }
         if path.ends_with('/') {
             return Err(CoreError::invalid(
                 "path",

@@ -59,8 +59,49 @@ async fn sandbox_survives_daemon_kill() {
     let before = client.read_file(&sb.id, "/tmp/before").await.unwrap();
     assert!(!before.is_empty());
 
+    // Code in the sandbox swaps the agent socket for a symlink to a host
+    // socket. The next daemon must refuse to connect through it.
+    let host_sock = std::env::temp_dir().join(format!("warren-host-{}.sock", sb.id));
+    let _ = std::fs::remove_file(&host_sock);
+    let host = std::os::unix::net::UnixListener::bind(&host_sock).unwrap();
+    host.set_nonblocking(true).unwrap();
+    let swap = ExecRequest {
+        cmd: vec![
+            "sh".into(),
+            "-c".into(),
+            format!(
+                "rm /.warren/run/agent.sock && ln -s {} /.warren/run/agent.sock",
+                host_sock.display()
+            ),
+        ],
+        env: BTreeMap::new(),
+        cwd: None,
+        user: None,
+        timeout_s: None,
+    };
+    let out = client.exec(&sb.id, &swap).await.unwrap();
+    assert_eq!(out.exit_code, 0, "{out:?}");
+    let mut second = second;
+    second.kill9();
+    drop(second);
+    let third = common::Daemon::start_in(&env, dir.path());
+    let client = third.client();
+    let err = client
+        .exec(&sb.id, &exec)
+        .await
+        .expect_err("must not reach the agent through a symlink");
+    assert!(
+        err.to_string().contains("socket") || err.to_string().contains("agent"),
+        "{err}"
+    );
+    assert!(
+        host.accept().is_err(),
+        "the daemon connected to a host socket the sandbox pointed it at"
+    );
+    std::fs::remove_file(&host_sock).unwrap();
+
     client.delete_sandbox(&sb.id).await.unwrap();
     assert!(common::mounts_containing(&sb.id).is_empty());
-    drop(second);
+    drop(third);
     drop(dir);
 }

@@ -405,7 +405,7 @@ impl ContainerRuntime {
                 });
             }
             if socket.exists() {
-                match AgentClient::connect_unix(&socket).await {
+                match crate::agent::connect_agent(&socket).await {
                     Ok(client) => {
                         let left = deadline.saturating_duration_since(Instant::now());
                         match tokio::time::timeout(left, client.health()).await {
@@ -496,7 +496,7 @@ impl ContainerRuntime {
         if !layout.dir().exists() {
             return Err(not_found());
         }
-        let client = AgentClient::connect_unix(&layout.socket())
+        let client = crate::agent::connect_agent(&layout.socket())
             .await
             .map_err(|source| RuntimeError::Agent {
                 id: id.to_owned(),
