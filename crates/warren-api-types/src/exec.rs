@@ -25,6 +25,19 @@ pub struct ExecRequest {
     pub timeout_s: Option<u64>,
 }
 
+impl ExecRequest {
+    /// Run `cmd` with the sandbox's defaults for everything else.
+    pub fn new<S: Into<String>>(cmd: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            cmd: cmd.into_iter().map(Into::into).collect(),
+            env: BTreeMap::new(),
+            cwd: None,
+            user: None,
+            timeout_s: None,
+        }
+    }
+}
+
 /// Output of a finished command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecResponse {

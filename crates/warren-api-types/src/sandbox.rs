@@ -32,6 +32,21 @@ pub struct CreateSandboxRequest {
     pub labels: BTreeMap<String, String>,
 }
 
+impl CreateSandboxRequest {
+    /// A request for `image` with every other field left to the server's defaults.
+    pub fn new(image: impl Into<String>) -> Self {
+        Self {
+            image: image.into(),
+            cmd: None,
+            env: BTreeMap::new(),
+            cpu: None,
+            memory_mb: None,
+            pids_limit: None,
+            labels: BTreeMap::new(),
+        }
+    }
+}
+
 /// A sandbox's lifecycle state (see ARCHITECTURE.md "Sandbox states").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use warren_api_types::{CreateSandboxRequest, ErrorCode, ExecRequest, PullEvent, PullRequest};
 
 fn pull(reference: &str) -> PullRequest {
@@ -17,26 +15,13 @@ fn pull(reference: &str) -> PullRequest {
 }
 
 async fn echo_in(client: &warren_client::Client, image: &str) -> String {
-    let req = CreateSandboxRequest {
-        image: image.to_owned(),
-        cmd: None,
-        env: BTreeMap::new(),
-        cpu: None,
-        memory_mb: Some(64),
-        pids_limit: None,
-        labels: BTreeMap::new(),
-    };
+    let mut req = CreateSandboxRequest::new(image);
+    req.memory_mb = Some(64);
     let sb = client
         .create_sandbox(&req)
         .await
         .unwrap_or_else(|e| panic!("create from {image}: {e}"));
-    let exec = ExecRequest {
-        cmd: vec!["sh".into(), "-c".into(), "echo ok; uname -m".into()],
-        env: BTreeMap::new(),
-        cwd: None,
-        user: None,
-        timeout_s: None,
-    };
+    let exec = ExecRequest::new(["sh", "-c", "echo ok; uname -m"]);
     let out = client.exec(&sb.id, &exec).await.unwrap();
     client.delete_sandbox(&sb.id).await.unwrap();
     out.stdout

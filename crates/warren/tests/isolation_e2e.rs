@@ -3,32 +3,22 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use warren_api_types::{CreateSandboxRequest, ErrorCode, ExecRequest};
 use warren_client::Client;
 
 fn sh(script: &str, timeout_s: u64) -> ExecRequest {
-    ExecRequest {
-        cmd: vec!["sh".into(), "-c".into(), script.into()],
-        env: BTreeMap::new(),
-        cwd: None,
-        user: None,
-        timeout_s: Some(timeout_s),
-    }
+    let mut req = ExecRequest::new(["sh", "-c", script]);
+    req.timeout_s = Some(timeout_s);
+    req
 }
 
 async fn create(client: &Client, image: &str, memory_mb: u64, pids: u32) -> String {
-    let req = CreateSandboxRequest {
-        image: image.to_owned(),
-        cmd: None,
-        env: BTreeMap::new(),
-        cpu: Some(0.5),
-        memory_mb: Some(memory_mb),
-        pids_limit: Some(pids),
-        labels: BTreeMap::new(),
-    };
+    let mut req = CreateSandboxRequest::new(image);
+    req.cpu = Some(0.5);
+    req.memory_mb = Some(memory_mb);
+    req.pids_limit = Some(pids);
     client
         .create_sandbox(&req)
         .await
@@ -181,17 +171,12 @@ fn host_shadow() -> Vec<u8> {
 
 async fn memory_hog_is_killed(client: &Client, id: &str) {
     // 128 MiB limit; try to hold 1 GiB.
-    let hog = ExecRequest {
-        cmd: vec![
-            "python3".into(),
-            "-c".into(),
-            "x = [bytearray(16 << 20) for _ in range(64)]; print('survived')".into(),
-        ],
-        env: BTreeMap::new(),
-        cwd: None,
-        user: None,
-        timeout_s: Some(60),
-    };
+    let mut hog = ExecRequest::new([
+        "python3",
+        "-c",
+        "x = [bytearray(16 << 20) for _ in range(64)]; print('survived')",
+    ]);
+    hog.timeout_s = Some(60);
     let out = client.exec(id, &hog).await.expect("exec hog");
     assert!(
         !out.stdout.contains("survived"),

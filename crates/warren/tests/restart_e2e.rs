@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use warren_api_types::{CreateSandboxRequest, ExecRequest};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -15,27 +13,15 @@ async fn sandbox_survives_daemon_kill() {
     let mut first = common::Daemon::start(&env);
     let dir = first.take_dir().expect("owns its state dir");
     let client = first.client();
-    let req = CreateSandboxRequest {
-        image: busybox,
-        cmd: Some(vec!["sleep".into(), "3600".into()]),
-        env: BTreeMap::new(),
-        cpu: None,
-        memory_mb: Some(64),
-        pids_limit: None,
-        labels: BTreeMap::new(),
-    };
+    let mut req = CreateSandboxRequest::new(busybox);
+    req.cmd = Some(vec!["sleep".into(), "3600".into()]);
+    req.memory_mb = Some(64);
     let sb = client.create_sandbox(&req).await.unwrap();
-    let exec = ExecRequest {
-        cmd: vec![
-            "sh".into(),
-            "-c".into(),
-            "echo $$ > /tmp/before; ps -o comm | grep -c sleep".into(),
-        ],
-        env: BTreeMap::new(),
-        cwd: None,
-        user: None,
-        timeout_s: None,
-    };
+    let exec = ExecRequest::new([
+        "sh",
+        "-c",
+        "echo $$ > /tmp/before; ps -o comm | grep -c sleep",
+    ]);
     let out = client.exec(&sb.id, &exec).await.unwrap();
     assert_eq!(out.stdout.trim(), "1", "main process running: {out:?}");
 
@@ -65,20 +51,14 @@ async fn sandbox_survives_daemon_kill() {
     let _ = std::fs::remove_file(&host_sock);
     let host = std::os::unix::net::UnixListener::bind(&host_sock).unwrap();
     host.set_nonblocking(true).unwrap();
-    let swap = ExecRequest {
-        cmd: vec![
-            "sh".into(),
-            "-c".into(),
-            format!(
-                "rm /.warren/run/agent.sock && ln -s {} /.warren/run/agent.sock",
-                host_sock.display()
-            ),
-        ],
-        env: BTreeMap::new(),
-        cwd: None,
-        user: None,
-        timeout_s: None,
-    };
+    let swap = ExecRequest::new([
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!(
+            "rm /.warren/run/agent.sock && ln -s {} /.warren/run/agent.sock",
+            host_sock.display()
+        ),
+    ]);
     let out = client.exec(&sb.id, &swap).await.unwrap();
     assert_eq!(out.exit_code, 0, "{out:?}");
     let mut second = second;

@@ -3,31 +3,15 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use warren_api_types::{CreateSandboxRequest, ErrorCode, ExecRequest};
 use warren_client::Client;
 
 fn create_req(image: &str) -> CreateSandboxRequest {
-    CreateSandboxRequest {
-        image: image.to_owned(),
-        cmd: None,
-        env: BTreeMap::new(),
-        cpu: None,
-        memory_mb: None,
-        pids_limit: None,
-        labels: BTreeMap::new(),
-    }
+    CreateSandboxRequest::new(image)
 }
 
 fn exec(cmd: &[&str]) -> ExecRequest {
-    ExecRequest {
-        cmd: cmd.iter().map(|s| (*s).to_owned()).collect(),
-        env: BTreeMap::new(),
-        cwd: None,
-        user: None,
-        timeout_s: None,
-    }
+    ExecRequest::new(cmd.iter().copied())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
