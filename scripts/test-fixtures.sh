@@ -5,6 +5,10 @@
 #   scripts/test-fixtures.sh            build what is missing; print the fixtures directory last
 #   scripts/test-fixtures.sh --verify   also start a loopback registry, push every fixture with
 #                                       skopeo, `skopeo inspect` each one, and stop the registry
+#   scripts/test-fixtures.sh --push HOST:PORT
+#                                       also push every fixture to the registry at HOST:PORT (as
+#                                       scripts/fixtures/README.md lists them), e.g. for the
+#                                       warren-images registry tests (WARREN_TEST_REGISTRY)
 #   scripts/test-fixtures.sh --rebuild  throw the built images away and build them again (the
 #                                       cached Debian rootfs tarball is kept; delete it by hand)
 #
@@ -22,9 +26,12 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 F=${WARREN_FIXTURES:-$REPO_ROOT/.cache/fixtures}
 VERIFY=0
 REBUILD=0
-for arg in "$@"; do
+PUSH_TO=
+while [[ $# -gt 0 ]]; do
+    arg=$1; shift
     case "$arg" in
         --verify) VERIFY=1 ;;
+        --push) PUSH_TO=${1:?--push needs HOST:PORT}; shift ;;
         --rebuild) REBUILD=1 ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "test-fixtures.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
@@ -251,7 +258,18 @@ done_stamp docker-save || build_docker_save
 done_stamp multiarch || build_multiarch
 done_stamp python || build_python
 
-# --- verification against a real registry ------------------------------------------------------
+# --- pushing to, and verification against, a real registry ---------------------------------------
+push_all() {
+    local reg=$1
+    push() { skopeo copy -q --dest-tls-verify=false "$@"; }
+    push "oci:$F/busybox:latest" "docker://$reg/busybox:latest"
+    push "oci:$F/busybox-zstd:latest" "docker://$reg/busybox-zstd:latest"
+    push "oci:$F/python:latest" "docker://$reg/python:latest"
+    push "oci:$F/python:app" "docker://$reg/python:app"
+    push --all "oci:$F/multiarch:latest" "docker://$reg/multiarch:latest"
+    push "docker-archive:$F/busybox.docker-save.tar" "docker://$reg/busybox-docker:latest"
+}
+
 verify() {
     command -v docker-registry >/dev/null || die "docker-registry not found: run scripts/setup-host.sh --with-test-deps"
     local port regdir="$WORK/registry" reg
@@ -261,13 +279,7 @@ verify() {
     "$REPO_ROOT/scripts/fixtures/registry.sh" start "$regdir" "$port"
     # shellcheck disable=SC2064
     trap "'$REPO_ROOT/scripts/fixtures/registry.sh' stop '$regdir'; cleanup" EXIT
-    push() { skopeo copy -q --dest-tls-verify=false "$@"; }
-    push "oci:$F/busybox:latest" "docker://$reg/busybox:latest"
-    push "oci:$F/busybox-zstd:latest" "docker://$reg/busybox-zstd:latest"
-    push "oci:$F/python:latest" "docker://$reg/python:latest"
-    push "oci:$F/python:app" "docker://$reg/python:app"
-    push --all "oci:$F/multiarch:latest" "docker://$reg/multiarch:latest"
-    push "docker-archive:$F/busybox.docker-save.tar" "docker://$reg/busybox-docker:latest"
+    push_all "$reg"
 
     raw() { skopeo inspect --tls-verify=false --raw "docker://$reg/$1"; }
     cfg() { skopeo inspect --tls-verify=false --config "docker://$reg/$1"; }
@@ -297,6 +309,10 @@ verify() {
     log "all fixtures pushed to and inspected from $reg"
 }
 [[ $VERIFY == 1 ]] && verify
+if [[ -n $PUSH_TO ]]; then
+    log "pushing every fixture to $PUSH_TO"
+    push_all "$PUSH_TO"
+fi
 
 log "fixtures ready in $((SECONDS - started)) s"
 echo "$F"

@@ -46,9 +46,6 @@ pub enum ErrorCode {
     RegistryError,
     /// The sandbox's agent could not be reached or failed (502).
     AgentError,
-    /// The command did not finish within its timeout (504 is not used: the
-    /// exec response reports `timed_out` instead; this code is for other waits).
-    Timeout,
     /// Anything else; the message and the daemon log say more (500).
     Internal,
 }
@@ -69,7 +66,6 @@ impl ErrorCode {
             Self::PayloadTooLarge => "payload_too_large",
             Self::RegistryError => "registry_error",
             Self::AgentError => "agent_error",
-            Self::Timeout => "timeout",
             Self::Internal => "internal",
         }
     }
@@ -87,7 +83,6 @@ impl ErrorCode {
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
             Self::RegistryError | Self::AgentError => 502,
-            Self::Timeout => 504,
             Self::Internal => 500,
         }
     }

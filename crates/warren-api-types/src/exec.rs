@@ -41,7 +41,7 @@ impl ExecRequest {
 /// Output of a finished command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecResponse {
-    /// Exit status; `-1` when it was killed by a signal (see `signal`).
+    /// Exit status; `-1` when a signal ended the command (`timed_out` tells whether warren sent it).
     pub exit_code: i32,
     /// Everything the command wrote to stdout (UTF-8, invalid bytes replaced).
     pub stdout: String,

@@ -111,7 +111,7 @@ pub enum PullEvent {
         /// Compressed size.
         size: u64,
     },
-    /// A layer finished downloading and verified.
+    /// A layer is downloaded, verified and unpacked.
     LayerDone {
         /// Layer digest.
         digest: String,

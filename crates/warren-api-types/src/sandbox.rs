@@ -27,7 +27,7 @@ pub struct CreateSandboxRequest {
     /// Process limit (16..=65536, default 1024).
     #[serde(default)]
     pub pids_limit: Option<u32>,
-    /// Labels for filtering: keys and values of 1-63 characters.
+    /// Labels for filtering: keys of 1-63 characters (letters, digits, `._/-`), values of 0-63.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
 }

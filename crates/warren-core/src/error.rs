@@ -127,14 +127,15 @@ pub enum CoreError {
         #[source]
         source: Box<AgentError>,
     },
-    /// The agent reported a path problem inside the sandbox.
-    #[error("{path}: {message}")]
-    File {
-        /// The path inside the sandbox.
-        path: String,
-        /// The agent's message.
+    /// The agent refused a request for a reason the caller can fix: a
+    /// missing file or program, a bad path, user or working directory.
+    #[error("{subject}: {message}")]
+    Rejected {
+        /// What was refused: a path, a command.
+        subject: String,
+        /// The agent's explanation.
         message: String,
-        /// Not found or permission denied or invalid.
+        /// Not found, permission denied, invalid input or conflict.
         kind: ErrorKind,
     },
     /// The database failed.
@@ -176,7 +177,7 @@ impl CoreError {
             Self::Import { source } => image_kind(source.kind()),
             Self::RemoveImage { source, .. } => image_kind(source.kind()),
             Self::Images { source } => image_kind(source.kind()),
-            Self::File { kind, .. } => *kind,
+            Self::Rejected { kind, .. } => *kind,
             Self::Agent { .. } => ErrorKind::Agent,
             Self::Runtime { source, .. } if source.is_not_found() => ErrorKind::SandboxNotFound,
             Self::Runtime { .. } | Self::Store { .. } => ErrorKind::Internal,
@@ -193,6 +194,34 @@ impl CoreError {
             cur = e.source();
         }
         out
+    }
+
+    /// Classify an agent failure: refusals the caller can fix become
+    /// [`CoreError::Rejected`] about `subject`; transport and internal
+    /// failures stay [`CoreError::Agent`].
+    pub(crate) fn from_agent(id: &str, subject: &str, err: AgentError, missing: ErrorKind) -> Self {
+        use warren_agent_proto::ConnectCode;
+        let kind = match err.code() {
+            ConnectCode::NotFound => missing,
+            ConnectCode::PermissionDenied => ErrorKind::PermissionDenied,
+            ConnectCode::InvalidArgument | ConnectCode::OutOfRange => ErrorKind::InvalidInput,
+            ConnectCode::AlreadyExists | ConnectCode::FailedPrecondition => ErrorKind::Conflict,
+            _ => {
+                return Self::Agent {
+                    id: id.to_owned(),
+                    source: Box::new(err),
+                };
+            }
+        };
+        let message = match err {
+            AgentError::Rpc { message, .. } => message,
+            other => other.to_string(),
+        };
+        Self::Rejected {
+            subject: subject.to_owned(),
+            message,
+            kind,
+        }
     }
 
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {

@@ -94,21 +94,11 @@ impl Core {
     pub async fn exec(&self, id: &str, input: ExecInput) -> Result<ExecOutput, CoreError> {
         let timeout = validate_exec(&input)?;
         self.running_sandbox(id, "exec in").await?;
-        let agent_err = |source| CoreError::Agent {
-            id: id.to_owned(),
-            source: Box::new(source),
-        };
-        let agent = self
-            .inner
-            .runtime
-            .agent(id)
-            .await
-            .map_err(|source| CoreError::Runtime {
-                id: id.to_owned(),
-                source: Box::new(source),
-            })?;
+        let agent = self.agent(id).await?;
 
         let started = Instant::now();
+        let program = input.cmd[0].clone();
+        let refused = |e| CoreError::from_agent(id, &program, e, crate::ErrorKind::InvalidInput);
         let mut cmd = input.cmd.into_iter();
         let request = StartRequest {
             process: Some(ProcessConfig {
@@ -124,7 +114,7 @@ impl Core {
         let mut stream = agent
             .start_as(request, input.user.as_deref())
             .await
-            .map_err(agent_err)?;
+            .map_err(refused)?;
         let mut out = ExecOutput::default();
         let mut pid = None;
         let mut deadline = tokio::time::Instant::now() + timeout;
@@ -137,7 +127,7 @@ impl Core {
                     break;
                 }
                 Ok(Some(Ok(ProcessEvent::Keepalive(_)))) => {}
-                Ok(Some(Err(e))) => return Err(agent_err(e)),
+                Ok(Some(Err(e))) => return Err(refused(e)),
                 Ok(None) => {
                     return Err(CoreError::Agent {
                         id: id.to_owned(),

@@ -5,38 +5,11 @@
 //! within the sandbox's own root and cannot reach the host.
 
 use bytes::Bytes;
-use warren_agent_proto::ConnectCode;
-use warren_runtime::AgentError;
 
 use crate::{Core, CoreError, ErrorKind, validate};
 
-/// Largest file accepted by the non-streaming write route.
+/// Largest file accepted by the write route (it is buffered whole; streaming comes with the full files API).
 pub const MAX_FILE_BYTES: usize = 256 * 1024 * 1024;
-
-fn file_error(id: &str, path: &str, err: AgentError) -> CoreError {
-    let kind = match err.code() {
-        ConnectCode::NotFound => ErrorKind::FileNotFound,
-        ConnectCode::PermissionDenied => ErrorKind::PermissionDenied,
-        ConnectCode::InvalidArgument
-        | ConnectCode::AlreadyExists
-        | ConnectCode::FailedPrecondition => ErrorKind::InvalidInput,
-        _ => {
-            return CoreError::Agent {
-                id: id.to_owned(),
-                source: Box::new(err),
-            };
-        }
-    };
-    let message = match &err {
-        AgentError::Rpc { message, .. } => message.clone(),
-        other => other.to_string(),
-    };
-    CoreError::File {
-        path: path.to_owned(),
-        message,
-        kind,
-    }
-}
 
 impl Core {
     /// The bytes of a file inside the sandbox.
@@ -55,7 +28,7 @@ impl Core {
         agent
             .read_file(path, user)
             .await
-            .map_err(|e| file_error(id, path, e))
+            .map_err(|e| CoreError::from_agent(id, path, e, ErrorKind::FileNotFound))
     }
 
     /// Write a file inside the sandbox (parents created), replacing it atomically.
@@ -81,11 +54,11 @@ impl Core {
         agent
             .write_file(path, user, data)
             .await
-            .map_err(|e| file_error(id, path, e))?;
+            .map_err(|e| CoreError::from_agent(id, path, e, ErrorKind::FileNotFound))?;
         Ok(())
     }
 
-    async fn agent(&self, id: &str) -> Result<warren_runtime::AgentClient, CoreError> {
+    pub(crate) async fn agent(&self, id: &str) -> Result<warren_runtime::AgentClient, CoreError> {
         self.inner
             .runtime
             .agent(id)

@@ -14,7 +14,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Build hint shown when only a dynamic agent exists.
-const BUILD_HINT: &str = "build the static agent with scripts/build-agent.sh, i.e. \
+const BUILD_HINT: &str = "build the static agent with scripts/build.sh, i.e. \
 RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release -p warren-agent \
 --target x86_64-unknown-linux-gnu";
 
@@ -164,7 +164,7 @@ mod tests {
         // /bin/sh on any glibc distro has an interpreter.
         let err = check_static_elf(Path::new("/bin/sh")).unwrap_err();
         assert!(matches!(err, AgentBinaryError::Dynamic { .. }), "{err}");
-        assert!(err.to_string().contains("build-agent.sh"));
+        assert!(err.to_string().contains("scripts/build.sh"));
     }
 
     #[test]

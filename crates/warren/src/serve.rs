@@ -82,7 +82,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}");
     println!("warren {} is listening on {url}", env!("CARGO_PKG_VERSION"));
-    println!("  web UI and API: {url}   (state: {})", state.display());
+    println!(
+        "  API: {url}/v1   (state: {}; the web UI is on the roadmap)",
+        state.display()
+    );
     match first_key {
         Some(key) => {
             println!("  API key (shown once, store it safely): {}", key.secret);

@@ -157,10 +157,10 @@ async fn errors_are_json_with_stable_codes() {
     let (_, v) = raw(&daemon, Method::GET, "/v1/sandboxes", key, None).await;
     assert_eq!(v["items"].as_array().unwrap().len(), 0, "{v}");
 
-    cli_contract(&daemon, &busybox);
+    cli_contract(&daemon, &busybox).await;
 }
 
-fn cli_contract(daemon: &common::Daemon, busybox: &str) {
+async fn cli_contract(daemon: &common::Daemon, busybox: &str) {
     let run = |args: &[&str]| daemon.cli(args);
     let out = run(&["image", "pull", busybox]);
     assert!(
@@ -208,6 +208,23 @@ fn cli_contract(daemon: &common::Daemon, busybox: &str) {
         (v["exit_code"].as_i64(), v["stdout"].as_str()),
         (Some(0), Some("x\n"))
     );
+
+    // A file over the write limit is refused with a JSON 413.
+    let big = vec![b'x'; (256 << 20) + 1];
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let resp = reqwest::Client::new()
+        .put(format!(
+            "{}/v1/sandboxes/{id}/files?path=/tmp/big",
+            daemon.url
+        ))
+        .bearer_auth(common::TEST_KEY)
+        .body(big)
+        .send()
+        .await
+        .expect("daemon answers");
+    assert_eq!(resp.status().as_u16(), 413);
+    let body: Value = resp.json().await.expect("JSON 413");
+    assert_eq!(code(&body), "payload_too_large");
 
     let out = run(&["sandbox", "ls"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains(&id));

@@ -99,12 +99,17 @@ async fn exit_codes_and_stderr(client: &Client, id: &str) {
     assert_eq!(out.stderr, "err\n");
     let out = client.exec(id, &exec(&["false"])).await.unwrap();
     assert_eq!(out.exit_code, 1);
-    // A program that does not exist is an error the caller can see, not a hang.
-    let missing = client.exec(id, &exec(&["/no/such/program"])).await;
-    match missing {
-        Ok(out) => assert_ne!(out.exit_code, 0, "a missing program cannot succeed"),
-        Err(e) => assert!(e.to_string().contains("no/such/program"), "{e}"),
-    }
+    // A program that does not exist is the caller's mistake: 400 naming it.
+    let err = client
+        .exec(id, &exec(&["/no/such/program"]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::InvalidRequest), "{err}");
+    assert!(err.to_string().contains("/no/such/program"), "{err}");
+    let mut bad_cwd = exec(&["true"]);
+    bad_cwd.cwd = Some("/no/such/dir".into());
+    let err = client.exec(id, &bad_cwd).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::InvalidRequest), "{err}");
 }
 
 async fn env_and_cwd(client: &Client, id: &str) {

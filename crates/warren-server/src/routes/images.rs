@@ -186,7 +186,7 @@ pub(crate) async fn import(
     }
     let (tx, _rx) = mpsc::unbounded_channel();
     let image = job(ChannelProgress(tx)).await?;
-    Ok((StatusCode::CREATED, axum::Json(image)).into_response())
+    Ok(axum::Json(image).into_response())
 }
 
 /// A temp file that is removed when dropped.

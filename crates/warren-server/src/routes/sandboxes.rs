@@ -1,7 +1,6 @@
 //! `/v1/sandboxes`: create, list, get, delete, exec, files.
 
 use axum::Extension;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -9,7 +8,7 @@ use serde::Deserialize;
 use warren_api_types as api;
 use warren_core::{CreateSandbox, ExecInput, Principal};
 
-use crate::json::{Json, Query};
+use crate::json::{Body, Json, Query};
 use crate::{ApiError, AppState, convert};
 
 pub(crate) async fn create(
@@ -114,7 +113,7 @@ pub(crate) async fn write_file(
     State(st): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<FileQuery>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<StatusCode, ApiError> {
     st.core
         .write_file(&id, &q.path, q.user.as_deref(), body)
