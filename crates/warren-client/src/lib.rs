@@ -285,6 +285,12 @@ impl Client {
             .items)
     }
 
+    /// `GET /v1/images/{ref}`.
+    pub async fn get_image(&self, reference: &str) -> Result<Image, ClientError> {
+        self.json(self.request(Method::GET, &format!("/v1/images/{reference}")))
+            .await
+    }
+
     /// `DELETE /v1/images/{ref}`.
     pub async fn remove_image(&self, reference: &str) -> Result<(), ClientError> {
         self.send(self.request(Method::DELETE, &format!("/v1/images/{reference}")))

@@ -27,6 +27,7 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let state = &args.state_dir;
+    check_host()?;
     prepare_state_dir(state)?;
 
     let store = SqliteStore::open(&state.join("warren.db"))
@@ -117,6 +118,32 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("server failed")?;
     tracing::info!("stopped; sandboxes keep running");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuse to start on a host that cannot run sandboxes, saying what to fix.
+fn check_host() -> anyhow::Result<()> {
+    let report = warren_runtime::doctor::probe();
+    for check in report
+        .checks
+        .iter()
+        .filter(|c| c.status != warren_runtime::doctor::Status::Ok)
+    {
+        let fix = check
+            .fix
+            .as_deref()
+            .map(|f| format!(" (fix: {f})"))
+            .unwrap_or_default();
+        if check.required && check.status == warren_runtime::doctor::Status::Fail {
+            tracing::error!("host check {} failed: {}{fix}", check.name, check.detail);
+        } else {
+            tracing::info!("host check {}: {}{fix}", check.name, check.detail);
+        }
+    }
+    anyhow::ensure!(
+        report.can_run_sandboxes(),
+        "this host cannot run sandboxes; `warren doctor` lists what to fix"
+    );
+    Ok(())
 }
 
 /// Create the state dir. It must be traversable (not readable) by the

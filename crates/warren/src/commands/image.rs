@@ -89,6 +89,18 @@ pub async fn run(cmd: ImageCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Pull with a progress bar per layer on stderr (none when `quiet`).
+pub async fn pull_with_progress(
+    client: &warren_client::Client,
+    req: &PullRequest,
+    quiet: bool,
+) -> anyhow::Result<Image> {
+    let progress = Progress::new(quiet);
+    let image = client.pull_image(req, |ev| progress.on(ev)).await;
+    progress.finish();
+    Ok(image?)
+}
+
 fn report(image: &Image, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         output::json(image)?;

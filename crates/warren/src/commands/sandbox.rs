@@ -59,7 +59,22 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
         pids_limit: args.pids_limit,
         labels: key_values("label", &args.labels)?,
     };
-    let sb = config::client(&args.remote)?.create_sandbox(&req).await?;
+    let client = config::client(&args.remote)?;
+    // Pull first when the image is missing, so a long download shows progress
+    // instead of a silent create.
+    if let Err(e) = client.get_image(&req.image).await {
+        if e.code() != Some(warren_api_types::ErrorCode::ImageNotFound) {
+            return Err(e.into());
+        }
+        let pull = warren_api_types::PullRequest {
+            reference: req.image.clone(),
+            insecure: false,
+            username: None,
+            password: None,
+        };
+        super::image::pull_with_progress(&client, &pull, args.remote.json).await?;
+    }
+    let sb = client.create_sandbox(&req).await?;
     if args.remote.json {
         output::json(&sb)?;
     } else {
