@@ -178,7 +178,7 @@ fn daemon_pid(addr: &str) -> anyhow::Result<u32> {
             continue;
         };
         let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
-        let has = |s: &str| args.iter().any(|a| *a == s.as_bytes());
+        let has = |s: &str| args.contains(&s.as_bytes());
         if has("serve") && has("--listen") && has(addr) {
             return Ok(pid);
         }
