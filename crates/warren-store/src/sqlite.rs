@@ -53,6 +53,17 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
+    /// A write transaction that takes SQLite's write lock up front. A default
+    /// (deferred) transaction that reads first and writes later cannot wait
+    /// for the lock when another writer commits in between: SQLite fails it at
+    /// once with "database is locked". `BEGIN IMMEDIATE` waits (busy_timeout).
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::query("begin write transaction"))
+    }
+
     async fn insert_event(
         conn: &mut sqlx::SqliteConnection,
         ev: &NewEvent,
@@ -161,11 +172,7 @@ impl Store for SqliteStore {
         event: &'a NewEvent,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut tx = self
-                .pool
-                .begin()
-                .await
-                .map_err(StoreError::query("begin"))?;
+            let mut tx = self.write_tx().await?;
             let labels = serde_json::to_string(&sb.labels).unwrap_or_else(|_| "{}".into());
             sqlx::query(
                 "INSERT INTO sandboxes (id, state, image_ref, image_digest, spec, labels, error, created_at, updated_at)
@@ -232,11 +239,7 @@ impl Store for SqliteStore {
 
     fn transition<'a>(&'a self, t: &'a Transition) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut tx = self
-                .pool
-                .begin()
-                .await
-                .map_err(StoreError::query("begin"))?;
+            let mut tx = self.write_tx().await?;
             let current: Option<String> =
                 sqlx::query_scalar("SELECT state FROM sandboxes WHERE id = ?")
                     .bind(&t.id)
@@ -283,11 +286,7 @@ impl Store for SqliteStore {
         event: &'a NewEvent,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut tx = self
-                .pool
-                .begin()
-                .await
-                .map_err(StoreError::query("begin"))?;
+            let mut tx = self.write_tx().await?;
             sqlx::query("DELETE FROM sandboxes WHERE id = ?")
                 .bind(id)
                 .execute(&mut *tx)

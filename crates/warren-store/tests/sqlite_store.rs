@@ -134,3 +134,41 @@ async fn api_keys_are_found_by_hash_only() {
         "Debug must not print the hash"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_wait_instead_of_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(
+        SqliteStore::open(&dir.path().join("warren.db"))
+            .await
+            .unwrap(),
+    );
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("sb-{i}");
+            store
+                .insert_sandbox(&sandbox(&id), &event(&id, "sandbox.create"))
+                .await?;
+            // Read-then-write transactions racing each other: the pattern that
+            // used to fail with "database is locked".
+            let t = Transition {
+                id: id.clone(),
+                from: Some(SandboxState::Creating),
+                to: SandboxState::Running,
+                error: None,
+                at: 2,
+                event: event(&id, "sandbox.started"),
+            };
+            store.transition(&t).await?;
+            store
+                .delete_sandbox(&id, &event(&id, "sandbox.delete"))
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().expect("every concurrent write succeeds");
+    }
+    assert!(store.list_sandboxes(None, 100).await.unwrap().is_empty());
+}

@@ -82,8 +82,9 @@ fn parse_kernel_version(release: &str) -> (u32, u32) {
     (it.next().unwrap_or(0), it.next().unwrap_or(0))
 }
 
-/// Resolve Docker's default profile for `caps` (names like `CAP_CHOWN`) on a kernel `kernel`.
-pub(crate) fn resolve(caps: &[&str], kernel: (u32, u32)) -> Seccomp {
+/// Resolve Docker's default profile for `caps` (names like `CAP_CHOWN`) on a kernel `kernel`;
+/// with `compat_32bit` false, only the first (native) architecture of the profile is kept.
+pub(crate) fn resolve(caps: &[&str], kernel: (u32, u32), compat_32bit: bool) -> Seccomp {
     // The profile is compiled in; a parse failure is a build defect caught by the unit tests.
     let profile: Profile = serde_json::from_str(PROFILE).expect("seccomp_default.json is valid");
     let arch = host_arch();
@@ -114,7 +115,11 @@ pub(crate) fn resolve(caps: &[&str], kernel: (u32, u32)) -> Seccomp {
     Seccomp {
         default_action: profile.default_action,
         default_errno_ret: Some(profile.default_errno_ret),
-        architectures: profile.architectures,
+        architectures: if compat_32bit {
+            profile.architectures
+        } else {
+            profile.architectures.into_iter().take(1).collect()
+        },
         syscalls,
     }
 }
@@ -143,7 +148,7 @@ mod tests {
 
     #[test]
     fn default_caps_deny_namespace_and_mount_syscalls() {
-        let s = resolve(DEFAULT_CAPS, (6, 1));
+        let s = resolve(DEFAULT_CAPS, (6, 1), false);
         assert_eq!(s.default_action, "SCMP_ACT_ERRNO");
         assert_eq!(s.default_errno_ret, Some(1));
         for name in [
@@ -171,7 +176,7 @@ mod tests {
 
     #[test]
     fn clone3_is_enosys_and_clone_is_flag_checked() {
-        let s = resolve(DEFAULT_CAPS, (6, 1));
+        let s = resolve(DEFAULT_CAPS, (6, 1), false);
         let clone3: Vec<_> = s
             .syscalls
             .iter()
@@ -194,7 +199,7 @@ mod tests {
     fn sys_admin_allows_mount_and_plain_clone3() {
         let mut caps = DEFAULT_CAPS.to_vec();
         caps.push("CAP_SYS_ADMIN");
-        let s = resolve(&caps, (6, 1));
+        let s = resolve(&caps, (6, 1), false);
         assert!(allowed_unconditionally(&s, "mount"));
         assert!(allowed_unconditionally(&s, "clone3"));
         assert!(!s.syscalls.iter().any(|r| r.errno_ret == Some(38)));
@@ -203,18 +208,18 @@ mod tests {
     #[test]
     fn ptrace_needs_kernel_4_8() {
         assert!(!allowed_unconditionally(
-            &resolve(DEFAULT_CAPS, (4, 4)),
+            &resolve(DEFAULT_CAPS, (4, 4), false),
             "ptrace"
         ));
         assert!(allowed_unconditionally(
-            &resolve(DEFAULT_CAPS, (4, 8)),
+            &resolve(DEFAULT_CAPS, (4, 8), false),
             "ptrace"
         ));
     }
 
     #[test]
     fn socket_denies_only_vsock() {
-        let s = resolve(DEFAULT_CAPS, (6, 1));
+        let s = resolve(DEFAULT_CAPS, (6, 1), false);
         let sock: Vec<_> = s
             .syscalls
             .iter()
@@ -223,5 +228,17 @@ mod tests {
         assert_eq!(sock.len(), 1);
         assert_eq!(sock[0].args[0].op, "SCMP_CMP_NE");
         assert_eq!(sock[0].args[0].value, 40);
+    }
+
+    #[test]
+    fn native_abi_only_unless_32bit_compat_is_asked_for() {
+        let native = resolve(DEFAULT_CAPS, (6, 1), false);
+        assert_eq!(native.architectures, ["SCMP_ARCH_X86_64"]);
+        let compat = resolve(DEFAULT_CAPS, (6, 1), true);
+        assert_eq!(
+            compat.architectures,
+            ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+        );
+        assert_eq!(native.syscalls.len(), compat.syscalls.len());
     }
 }

@@ -230,6 +230,8 @@ pub(crate) struct HostParts<'a> {
     /// Absolute cgroup path, e.g. `/warren/sb-1`.
     pub cgroups_path: String,
     pub kernel: (u32, u32),
+    /// Include the 32-bit ABIs in the seccomp filter.
+    pub compat_32bit: bool,
 }
 
 fn strs(v: &[&str]) -> Vec<String> {
@@ -401,7 +403,7 @@ pub(crate) fn build(spec: &SandboxSpec, host: &HostParts<'_>) -> Spec {
             cgroups_path: host.cgroups_path.clone(),
             masked_paths: strs(MASKED_PATHS),
             readonly_paths: strs(READONLY_PATHS),
-            seccomp: super::seccomp::resolve(DEFAULT_CAPS, host.kernel),
+            seccomp: super::seccomp::resolve(DEFAULT_CAPS, host.kernel, host.compat_32bit),
         },
     }
 }
@@ -436,6 +438,7 @@ mod tests {
             run_dir: Path::new("/var/lib/warren/sandboxes/sb-1/run"),
             cgroups_path: "/warren/sb-1".into(),
             kernel: (6, 1),
+            compat_32bit: false,
         };
         serde_json::to_value(build(&sample(), &host)).unwrap()
     }
@@ -523,6 +526,7 @@ mod tests {
             run_dir: Path::new("/r"),
             cgroups_path: "/warren/sb-1".into(),
             kernel: (6, 1),
+            compat_32bit: false,
         };
         let j = serde_json::to_value(build(&s, &host)).unwrap();
         let r = &j["linux"]["resources"];
@@ -569,10 +573,7 @@ mod tests {
         let s = &json()["linux"]["seccomp"];
         assert_eq!(s["defaultAction"], "SCMP_ACT_ERRNO");
         assert_eq!(s["defaultErrnoRet"], 1);
-        assert_eq!(
-            s["architectures"],
-            serde_json::json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"])
-        );
+        assert_eq!(s["architectures"], serde_json::json!(["SCMP_ARCH_X86_64"]));
         let rules = s["syscalls"].as_array().unwrap();
         let clone3 = rules
             .iter()
