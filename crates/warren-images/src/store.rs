@@ -100,6 +100,23 @@ impl ImageStore {
                 path: tmp.clone(),
                 source,
             })?;
+        // Only root reads the store: sandboxes see layers through their overlay
+        // mount (made by root), never through these paths, and other host users
+        // have no business reading private images.
+        for dir in [
+            root.join("content"),
+            layers.clone(),
+            images.clone(),
+            tmp.clone(),
+        ] {
+            use std::os::unix::fs::PermissionsExt;
+            tokio::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                .await
+                .map_err(|source| OpenError::Dir {
+                    path: dir.clone(),
+                    source,
+                })?;
+        }
         let index_path = images.join("index.json");
         let index = match tokio::fs::read(&index_path).await {
             Ok(bytes) => {

@@ -110,7 +110,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
     let app = warren_server::router(warren_server::AppState {
         core,
-        tmp_dir: state.join("tmp"),
+        tmp_dir: state.join("tmp/uploads"),
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

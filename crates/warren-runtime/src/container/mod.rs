@@ -226,7 +226,16 @@ impl ContainerRuntime {
         std::fs::create_dir_all(&cfg.state_dir).map_err(host_err("create", &cfg.state_dir))?;
         let state_dir =
             std::fs::canonicalize(&cfg.state_dir).map_err(host_err("resolve", &cfg.state_dir))?;
-        std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o711))
+        // root:<mapped root's gid> 0710: sandboxes' user namespaces traverse it (runc
+        // reaches each rootfs as the mapped root); other host users cannot, so they
+        // cannot read a sandbox's files through its rootfs or upper directory.
+        nix::unistd::chown(
+            &state_dir,
+            None,
+            Some(nix::unistd::Gid::from_raw(cfg.id_map.host_base)),
+        )
+        .map_err(|e| host_err("chown", &state_dir)(e.into()))?;
+        std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o710))
             .map_err(host_err("set mode of", &state_dir))?;
         ensure_traversable(&state_dir)?;
         std::fs::DirBuilder::new()
