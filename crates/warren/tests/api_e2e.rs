@@ -42,6 +42,7 @@ async fn errors_are_json_with_stable_codes() {
     let Some(env) = common::env() else { return };
     let registry = common::Registry::start();
     let busybox = registry.push(&env.fixtures.join("busybox"), "latest", "busybox");
+    let not_pulled = registry.push(&env.fixtures.join("busybox"), "latest", "not-pulled");
     let daemon = common::Daemon::start(&env);
     use reqwest::Method;
     let key = Some(common::TEST_KEY);
@@ -158,6 +159,17 @@ async fn errors_are_json_with_stable_codes() {
     assert_eq!(v["items"].as_array().unwrap().len(), 0, "{v}");
 
     cli_contract(&daemon, &busybox).await;
+
+    // `sandbox create` of an image that is not local pulls it first (with progress on stderr).
+    let out = daemon.cli(&["sandbox", "create", &not_pulled]);
+    assert!(
+        out.status.success(),
+        "create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(id.starts_with("sb-"), "stdout is the id: {id:?}");
+    assert!(daemon.cli(&["sandbox", "rm", &id]).status.success());
 }
 
 async fn cli_contract(daemon: &common::Daemon, busybox: &str) {
