@@ -4,16 +4,13 @@
 //! can branch on it ([`ClientError::code`]).
 #![forbid(unsafe_code)]
 
-use std::path::Path;
+mod files;
+mod images;
+mod sandboxes;
 
-use bytes::Bytes;
-use futures_util::StreamExt;
 use reqwest::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
-use warren_api_types::{
-    CreateSandboxRequest, ErrorBody, ErrorCode, ExecRequest, ExecResponse, Health, Image,
-    ImageList, PullEvent, PullRequest, Sandbox, SandboxList,
-};
+use warren_api_types::{ErrorBody, ErrorCode, Health};
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -190,197 +187,10 @@ impl Client {
     pub async fn health(&self) -> Result<Health, ClientError> {
         self.json(self.request(Method::GET, "/healthz")).await
     }
-
-    /// `POST /v1/sandboxes`.
-    pub async fn create_sandbox(&self, req: &CreateSandboxRequest) -> Result<Sandbox, ClientError> {
-        self.json(self.request(Method::POST, "/v1/sandboxes").json(req))
-            .await
-    }
-
-    /// `GET /v1/sandboxes`: one page.
-    pub async fn list_sandboxes(
-        &self,
-        cursor: Option<&str>,
-        limit: Option<u32>,
-    ) -> Result<SandboxList, ClientError> {
-        let mut req = self.request(Method::GET, "/v1/sandboxes");
-        if let Some(c) = cursor {
-            req = req.query(&[("cursor", c)]);
-        }
-        if let Some(l) = limit {
-            req = req.query(&[("limit", l)]);
-        }
-        self.json(req).await
-    }
-
-    /// Every sandbox, following cursors.
-    pub async fn list_all_sandboxes(&self) -> Result<Vec<Sandbox>, ClientError> {
-        let mut all = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self.list_sandboxes(cursor.as_deref(), Some(500)).await?;
-            all.extend(page.items);
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => return Ok(all),
-            }
-        }
-    }
-
-    /// `GET /v1/sandboxes/{id}`.
-    pub async fn get_sandbox(&self, id: &str) -> Result<Sandbox, ClientError> {
-        self.json(self.request(Method::GET, &format!("/v1/sandboxes/{}", seg(id))))
-            .await
-    }
-
-    /// `DELETE /v1/sandboxes/{id}`.
-    pub async fn delete_sandbox(&self, id: &str) -> Result<(), ClientError> {
-        self.send(self.request(Method::DELETE, &format!("/v1/sandboxes/{}", seg(id))))
-            .await?;
-        Ok(())
-    }
-
-    /// `POST /v1/sandboxes/{id}/exec`.
-    pub async fn exec(&self, id: &str, req: &ExecRequest) -> Result<ExecResponse, ClientError> {
-        self.json(
-            self.request(Method::POST, &format!("/v1/sandboxes/{}/exec", seg(id)))
-                .json(req),
-        )
-        .await
-    }
-
-    /// `GET /v1/sandboxes/{id}/files?path=`.
-    pub async fn read_file(&self, id: &str, path: &str) -> Result<Bytes, ClientError> {
-        let req = self
-            .request(Method::GET, &format!("/v1/sandboxes/{}/files", seg(id)))
-            .query(&[("path", path)]);
-        let resp = self.send(req).await?;
-        let url = resp.url().to_string();
-        resp.bytes()
-            .await
-            .map_err(|source| ClientError::Transport { url, source })
-    }
-
-    /// `PUT /v1/sandboxes/{id}/files?path=`.
-    pub async fn write_file(
-        &self,
-        id: &str,
-        path: &str,
-        data: impl Into<Bytes>,
-    ) -> Result<(), ClientError> {
-        let req = self
-            .request(Method::PUT, &format!("/v1/sandboxes/{}/files", seg(id)))
-            .query(&[("path", path)])
-            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .body(data.into());
-        self.send(req).await?;
-        Ok(())
-    }
-
-    /// `GET /v1/images`.
-    pub async fn list_images(&self) -> Result<Vec<Image>, ClientError> {
-        Ok(self
-            .json::<ImageList>(self.request(Method::GET, "/v1/images"))
-            .await?
-            .items)
-    }
-
-    /// `GET /v1/images/{ref}`.
-    pub async fn get_image(&self, reference: &str) -> Result<Image, ClientError> {
-        self.json(self.request(Method::GET, &format!("/v1/images/{reference}")))
-            .await
-    }
-
-    /// `DELETE /v1/images/{ref}`.
-    pub async fn remove_image(&self, reference: &str) -> Result<(), ClientError> {
-        self.send(self.request(Method::DELETE, &format!("/v1/images/{reference}")))
-            .await?;
-        Ok(())
-    }
-
-    /// `POST /v1/images/pull`, streaming progress to `on_event`.
-    pub async fn pull_image(
-        &self,
-        req: &PullRequest,
-        on_event: impl FnMut(&PullEvent),
-    ) -> Result<Image, ClientError> {
-        let req = self
-            .request(Method::POST, "/v1/images/pull")
-            .header(reqwest::header::ACCEPT, "application/x-ndjson")
-            .json(req);
-        self.ndjson_image(req, on_event).await
-    }
-
-    /// `POST /v1/images/import`: upload a `docker save` or OCI archive tar.
-    pub async fn import_image(
-        &self,
-        archive: &Path,
-        tag: Option<&str>,
-        on_event: impl FnMut(&PullEvent),
-    ) -> Result<Image, ClientError> {
-        let io = |source| ClientError::Io {
-            path: archive.display().to_string(),
-            source,
-        };
-        let file = tokio::fs::File::open(archive).await.map_err(io)?;
-        let len = file.metadata().await.map_err(io)?.len();
-        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
-        let mut req = self
-            .request(Method::POST, "/v1/images/import")
-            .header(reqwest::header::ACCEPT, "application/x-ndjson")
-            .header(reqwest::header::CONTENT_TYPE, "application/x-tar")
-            .header(reqwest::header::CONTENT_LENGTH, len)
-            .body(body);
-        if let Some(tag) = tag {
-            req = req.query(&[("tag", tag)]);
-        }
-        self.ndjson_image(req, on_event).await
-    }
-
-    async fn ndjson_image(
-        &self,
-        req: RequestBuilder,
-        mut on_event: impl FnMut(&PullEvent),
-    ) -> Result<Image, ClientError> {
-        let resp = self.send(req).await?;
-        let url = resp.url().to_string();
-        let mut body = resp.bytes_stream();
-        let mut buf = Vec::new();
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|source| ClientError::Transport {
-                url: url.clone(),
-                source,
-            })?;
-            buf.extend_from_slice(&chunk);
-            while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = buf.drain(..=nl).collect();
-                let ev: PullEvent =
-                    serde_json::from_slice(&line).map_err(|e| ClientError::Protocol {
-                        url: url.clone(),
-                        detail: e.to_string(),
-                    })?;
-                match ev {
-                    PullEvent::Image { image } => return Ok(image),
-                    PullEvent::Error { error } => {
-                        return Err(ClientError::Api {
-                            status: error.code.http_status(),
-                            code: error.code,
-                            message: error.message,
-                        });
-                    }
-                    other => on_event(&other),
-                }
-            }
-        }
-        Err(ClientError::Protocol {
-            url,
-            detail: "the stream ended without a result".to_owned(),
-        })
-    }
 }
 
 /// Percent-encode one path segment (ids are plain, but never trust input).
-fn seg(s: &str) -> String {
+pub(crate) fn seg(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

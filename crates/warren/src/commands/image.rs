@@ -2,16 +2,61 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use clap::Subcommand;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use warren_api_types::{Image, PullEvent, PullRequest};
 
-use crate::cli::ImageCommand;
+use crate::cli::Remote;
 use crate::{config, output};
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Pull an image from a registry (Docker Hub by default).
+    Pull {
+        /// Image reference, e.g. busybox, python:3.12, ghcr.io/org/img:tag.
+        reference: String,
+        /// Allow plain HTTP to a registry that is not on loopback.
+        #[arg(long)]
+        insecure: bool,
+        /// Registry user name.
+        #[arg(long, requires = "password_stdin")]
+        username: Option<String>,
+        /// Read the registry password from stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Import a `docker save` tarball, an OCI archive, or an OCI layout directory.
+    Import {
+        /// Archive file or OCI layout directory.
+        path: PathBuf,
+        /// Reference to store it under.
+        #[arg(long)]
+        tag: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// List local images.
+    #[command(visible_alias = "list")]
+    Ls {
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Remove images no sandbox uses.
+    Rm {
+        /// References or digests.
+        #[arg(required = true)]
+        references: Vec<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
 
 pub async fn run(cmd: ImageCommand) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -121,7 +166,7 @@ fn short(digest: &str) -> String {
 
 /// An archive to upload: the file itself, or an OCI layout directory tarred to a temp file.
 enum Archive {
-    File(std::path::PathBuf),
+    File(PathBuf),
     Temp(tempfile::NamedTempFile),
 }
 

@@ -3,11 +3,92 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use clap::{Args, Subcommand};
 use warren_api_types::{CreateSandboxRequest, ExecRequest, Sandbox};
 
 use super::key_values;
-use crate::cli::{CreateArgs, ExecArgs, SandboxCommand};
+
+use crate::cli::Remote;
 use crate::{config, output};
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Create a sandbox and wait until it is running.
+    Create(CreateArgs),
+    /// List sandboxes.
+    #[command(visible_alias = "list")]
+    Ls {
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Show one sandbox.
+    Get {
+        /// Sandbox id.
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Run a command in a sandbox; exits with the command's exit code.
+    Exec(ExecArgs),
+    /// Delete sandboxes (processes, filesystem, everything).
+    #[command(visible_alias = "delete")]
+    Rm {
+        /// Sandbox ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Image reference, e.g. python:3.12-slim.
+    pub image: String,
+    /// Main process (replaces the image's command), after `--`.
+    #[arg(last = true)]
+    pub cmd: Vec<String>,
+    /// Environment variable KEY=VALUE (repeatable).
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// CPU cores.
+    #[arg(long)]
+    pub cpu: Option<f64>,
+    /// Memory limit in MiB.
+    #[arg(long)]
+    pub memory_mb: Option<u64>,
+    /// Process limit.
+    #[arg(long)]
+    pub pids_limit: Option<u32>,
+    /// Label KEY=VALUE (repeatable).
+    #[arg(short, long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Sandbox id.
+    pub id: String,
+    /// Command and arguments, after `--` when they start with `-`.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub cmd: Vec<String>,
+    /// Environment variable KEY=VALUE (repeatable).
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Working directory inside the sandbox.
+    #[arg(short = 'w', long)]
+    pub cwd: Option<String>,
+    /// User to run as.
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Seconds before the command is killed.
+    #[arg(long)]
+    pub timeout: Option<u64>,
+    #[command(flatten)]
+    pub remote: Remote,
+}
 
 pub async fn run(cmd: SandboxCommand) -> anyhow::Result<ExitCode> {
     match cmd {

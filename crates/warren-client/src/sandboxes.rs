@@ -1,0 +1,66 @@
+//! Sandboxes: create, list, get, delete, exec.
+
+use reqwest::Method;
+use warren_api_types::{CreateSandboxRequest, ExecRequest, ExecResponse, Sandbox, SandboxList};
+
+use crate::{Client, ClientError, seg};
+
+impl Client {
+    /// `POST /v1/sandboxes`.
+    pub async fn create_sandbox(&self, req: &CreateSandboxRequest) -> Result<Sandbox, ClientError> {
+        self.json(self.request(Method::POST, "/v1/sandboxes").json(req))
+            .await
+    }
+
+    /// `GET /v1/sandboxes`: one page.
+    pub async fn list_sandboxes(
+        &self,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<SandboxList, ClientError> {
+        let mut req = self.request(Method::GET, "/v1/sandboxes");
+        if let Some(c) = cursor {
+            req = req.query(&[("cursor", c)]);
+        }
+        if let Some(l) = limit {
+            req = req.query(&[("limit", l)]);
+        }
+        self.json(req).await
+    }
+
+    /// Every sandbox, following cursors.
+    pub async fn list_all_sandboxes(&self) -> Result<Vec<Sandbox>, ClientError> {
+        let mut all = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.list_sandboxes(cursor.as_deref(), Some(500)).await?;
+            all.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// `GET /v1/sandboxes/{id}`.
+    pub async fn get_sandbox(&self, id: &str) -> Result<Sandbox, ClientError> {
+        self.json(self.request(Method::GET, &format!("/v1/sandboxes/{}", seg(id))))
+            .await
+    }
+
+    /// `DELETE /v1/sandboxes/{id}`.
+    pub async fn delete_sandbox(&self, id: &str) -> Result<(), ClientError> {
+        self.send(self.request(Method::DELETE, &format!("/v1/sandboxes/{}", seg(id))))
+            .await?;
+        Ok(())
+    }
+
+    /// `POST /v1/sandboxes/{id}/exec`.
+    pub async fn exec(&self, id: &str, req: &ExecRequest) -> Result<ExecResponse, ClientError> {
+        self.json(
+            self.request(Method::POST, &format!("/v1/sandboxes/{}/exec", seg(id)))
+                .json(req),
+        )
+        .await
+    }
+}
