@@ -18,10 +18,26 @@ use tokio::sync::mpsc;
 use warren_api_types as api;
 use warren_core::{Credentials, PullEvent, PullOptions, PullProgress};
 
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
 use crate::json::{Json, Query};
 use crate::{ApiError, AppState, convert};
 
 const NDJSON: &str = "application/x-ndjson";
+
+/// `/images...` routes.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/images", get(list))
+        .route("/images/pull", post(pull))
+        .route(
+            "/images/import",
+            post(import).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/images/{*reference}", get(get_one).delete(remove))
+}
 
 pub(crate) async fn list(
     State(st): State<AppState>,
@@ -36,7 +52,7 @@ pub(crate) async fn list(
     Ok(axum::Json(api::ImageList { items }))
 }
 
-pub(crate) async fn get(
+pub(crate) async fn get_one(
     State(st): State<AppState>,
     Path(reference): Path<String>,
 ) -> Result<axum::Json<api::Image>, ApiError> {

@@ -6,7 +6,7 @@ mod sandboxes;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::get;
 
 use crate::AppState;
 
@@ -18,30 +18,10 @@ pub(crate) fn health() -> Router<AppState> {
     Router::new().route("/healthz", get(health::healthz))
 }
 
-/// The authenticated `/v1` API.
+/// The authenticated `/v1` API: each resource module contributes its routes.
 pub(crate) fn v1() -> Router<AppState> {
     Router::new()
-        .route("/sandboxes", post(sandboxes::create).get(sandboxes::list))
-        .route(
-            "/sandboxes/{id}",
-            get(sandboxes::get).delete(sandboxes::delete),
-        )
-        .route("/sandboxes/{id}/exec", post(sandboxes::exec))
-        .route(
-            "/sandboxes/{id}/files",
-            get(sandboxes::read_file)
-                .put(sandboxes::write_file)
-                .layer(DefaultBodyLimit::max(warren_core::MAX_FILE_BYTES)),
-        )
-        .route("/images", get(images::list))
-        .route("/images/pull", post(images::pull))
-        .route(
-            "/images/import",
-            post(images::import).layer(DefaultBodyLimit::disable()),
-        )
-        .route(
-            "/images/{*reference}",
-            get(images::get).delete(images::remove),
-        )
+        .merge(sandboxes::routes())
+        .merge(images::routes())
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
 }

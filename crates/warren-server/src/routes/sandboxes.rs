@@ -8,8 +8,26 @@ use serde::Deserialize;
 use warren_api_types as api;
 use warren_core::{CreateSandbox, ExecInput, Principal};
 
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
 use crate::json::{Body, Json, Query};
 use crate::{ApiError, AppState, convert};
+
+/// `/sandboxes...` routes.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/sandboxes", post(create).get(list))
+        .route("/sandboxes/{id}", get(get_one).delete(delete))
+        .route("/sandboxes/{id}/exec", post(exec))
+        .route(
+            "/sandboxes/{id}/files",
+            get(read_file)
+                .put(write_file)
+                .layer(DefaultBodyLimit::max(warren_core::MAX_FILE_BYTES)),
+        )
+}
 
 pub(crate) async fn create(
     State(st): State<AppState>,
@@ -47,7 +65,7 @@ pub(crate) async fn list(
     }))
 }
 
-pub(crate) async fn get(
+pub(crate) async fn get_one(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<api::Sandbox>, ApiError> {
