@@ -1,5 +1,6 @@
 //! Route table.
 
+mod files;
 mod health;
 mod images;
 mod sandboxes;
@@ -23,5 +24,6 @@ pub(crate) fn v1() -> Router<AppState> {
     Router::new()
         .merge(sandboxes::routes())
         .merge(images::routes())
+        .merge(files::routes())
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
 }

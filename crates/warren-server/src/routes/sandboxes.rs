@@ -2,17 +2,15 @@
 
 use axum::Extension;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
 use serde::Deserialize;
 use warren_api_types as api;
 use warren_core::{CreateSandbox, ExecInput, Principal};
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
-use crate::json::{Body, Json, Query};
+use crate::json::{Json, Query};
 use crate::{ApiError, AppState, convert};
 
 /// `/sandboxes...` routes.
@@ -21,12 +19,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/sandboxes", post(create).get(list))
         .route("/sandboxes/{id}", get(get_one).delete(delete))
         .route("/sandboxes/{id}/exec", post(exec))
-        .route(
-            "/sandboxes/{id}/files",
-            get(read_file)
-                .put(write_file)
-                .layer(DefaultBodyLimit::max(warren_core::MAX_FILE_BYTES)),
-        )
 }
 
 pub(crate) async fn create(
@@ -109,32 +101,4 @@ pub(crate) async fn exec(
         timed_out: out.timed_out,
         duration_ms: u64::try_from(out.duration.as_millis()).unwrap_or(u64::MAX),
     }))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FileQuery {
-    path: String,
-    user: Option<String>,
-}
-
-pub(crate) async fn read_file(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<FileQuery>,
-) -> Result<impl IntoResponse, ApiError> {
-    let bytes = st.core.read_file(&id, &q.path, q.user.as_deref()).await?;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))
-}
-
-pub(crate) async fn write_file(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<FileQuery>,
-    Body(body): Body,
-) -> Result<StatusCode, ApiError> {
-    st.core
-        .write_file(&id, &q.path, q.user.as_deref(), body)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
 }
