@@ -80,6 +80,8 @@ impl Core {
             prefix: key.secret.chars().take(8).collect(),
             created_at: now_ms(),
             revoked_at: None,
+            scope: "full".to_owned(),
+            expires_at: None,
         };
         self.inner.store.insert_api_key(&record).await?;
         Ok(Some(key))

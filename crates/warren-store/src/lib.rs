@@ -13,12 +13,16 @@ mod error;
 mod migrate;
 mod model;
 mod sqlite;
+mod sqlite_events;
+mod sqlite_keys;
 
 use std::future::Future;
 use std::pin::Pin;
 
 pub use error::StoreError;
-pub use model::{ApiKeyRecord, EventRecord, NewEvent, SandboxRecord, SandboxState, Transition};
+pub use model::{
+    ApiKeyRecord, EventQuery, EventRecord, NewEvent, SandboxRecord, SandboxState, Transition,
+};
 pub use sqlite::SqliteStore;
 
 /// A boxed future, so [`Store`] can be used as `dyn Store`.
@@ -80,7 +84,7 @@ pub trait Store: Send + Sync + 'static {
     fn insert_api_key<'a>(&'a self, key: &'a ApiKeyRecord)
     -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// The unrevoked key with this hash, if any.
+    /// The unrevoked, unexpired key with this hash, if any.
     fn find_api_key<'a>(
         &'a self,
         hash: &'a str,
@@ -88,4 +92,29 @@ pub trait Store: Send + Sync + 'static {
 
     /// Number of API keys ever created (revoked included).
     fn count_api_keys(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
+
+    /// Every API key (revoked and expired included), oldest first.
+    fn list_api_keys(&self) -> BoxFuture<'_, Result<Vec<ApiKeyRecord>, StoreError>>;
+
+    /// One API key by id.
+    fn get_api_key<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ApiKeyRecord>, StoreError>>;
+
+    /// Mark a key revoked at `at` (Unix ms) and record `event` in the same
+    /// transaction. Revoking a revoked key changes nothing and records
+    /// nothing; an unknown id is [`StoreError::NotFound`].
+    fn revoke_api_key<'a>(
+        &'a self,
+        id: &'a str,
+        at: i64,
+        event: &'a NewEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Events matching `query`, oldest first.
+    fn query_events<'a>(
+        &'a self,
+        query: &'a EventQuery,
+    ) -> BoxFuture<'a, Result<Vec<EventRecord>, StoreError>>;
 }

@@ -5,7 +5,10 @@ use sqlx::SqlitePool;
 use crate::StoreError;
 
 /// `(version, sql)`, ascending. Never edit a shipped migration; add a new one.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("../migrations/0002_keys_and_events.sql")),
+];
 
 /// Bring the database up to the newest schema this binary knows.
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

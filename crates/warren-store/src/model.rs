@@ -170,6 +170,24 @@ pub struct ApiKeyRecord {
     pub created_at: i64,
     /// Unix milliseconds, when revoked.
     pub revoked_at: Option<i64>,
+    /// What the key may do: `read` or `full` (the store does not interpret it).
+    pub scope: String,
+    /// Unix milliseconds after which the key no longer authenticates.
+    pub expires_at: Option<i64>,
+}
+
+/// Which events to return from [`crate::Store::query_events`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventQuery {
+    /// Only events about this sandbox.
+    pub sandbox_id: Option<String>,
+    /// Only events whose action starts with this, e.g. `sandbox.` or `sandbox.create`.
+    pub action_prefix: Option<String>,
+    /// Only events with `seq > after`, oldest first. `None`: the newest
+    /// `limit` events (still oldest first).
+    pub after: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
 }
 
 impl std::fmt::Debug for ApiKeyRecord {
@@ -180,6 +198,8 @@ impl std::fmt::Debug for ApiKeyRecord {
             .field("prefix", &self.prefix)
             .field("created_at", &self.created_at)
             .field("revoked_at", &self.revoked_at)
+            .field("scope", &self.scope)
+            .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
     }
 }

@@ -11,8 +11,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 
 use crate::{
-    ApiKeyRecord, BoxFuture, EventRecord, NewEvent, SandboxRecord, SandboxState, Store, StoreError,
-    Transition,
+    ApiKeyRecord, BoxFuture, EventQuery, EventRecord, NewEvent, SandboxRecord, SandboxState, Store,
+    StoreError, Transition,
 };
 
 /// Current time in Unix milliseconds.
@@ -24,7 +24,7 @@ pub(crate) fn now_ms() -> i64 {
 /// warren's embedded database: one SQLite file in WAL mode.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 const SANDBOX_COLUMNS: &str =
@@ -57,14 +57,14 @@ impl SqliteStore {
     /// (deferred) transaction that reads first and writes later cannot wait
     /// for the lock when another writer commits in between: SQLite fails it at
     /// once with "database is locked". `BEGIN IMMEDIATE` waits (busy_timeout).
-    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+    pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
         self.pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(StoreError::query("begin write transaction"))
     }
 
-    async fn insert_event(
+    pub(crate) async fn insert_event(
         conn: &mut sqlx::SqliteConnection,
         ev: &NewEvent,
     ) -> Result<(), StoreError> {
@@ -123,7 +123,7 @@ fn sandbox_from_row(row: &SqliteRow) -> Result<SandboxRecord, StoreError> {
     })
 }
 
-fn event_from_row(row: &SqliteRow) -> Result<EventRecord, StoreError> {
+pub(crate) fn event_from_row(row: &SqliteRow) -> Result<EventRecord, StoreError> {
     let get = |e: sqlx::Error| StoreError::Query {
         what: "decode event",
         source: e,
@@ -146,7 +146,7 @@ fn event_from_row(row: &SqliteRow) -> Result<EventRecord, StoreError> {
     })
 }
 
-fn key_from_row(row: &SqliteRow) -> Result<ApiKeyRecord, StoreError> {
+pub(crate) fn key_from_row(row: &SqliteRow) -> Result<ApiKeyRecord, StoreError> {
     let get = |e: sqlx::Error| StoreError::Query {
         what: "decode api key",
         source: e,
@@ -158,6 +158,8 @@ fn key_from_row(row: &SqliteRow) -> Result<ApiKeyRecord, StoreError> {
         prefix: row.try_get("prefix").map_err(get)?,
         created_at: row.try_get("created_at").map_err(get)?,
         revoked_at: row.try_get("revoked_at").map_err(get)?,
+        scope: row.try_get("scope").map_err(get)?,
+        expires_at: row.try_get("expires_at").map_err(get)?,
     })
 }
 
@@ -351,7 +353,8 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             sqlx::query(
-                "INSERT INTO api_keys (id, name, hash, prefix, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO api_keys (id, name, hash, prefix, created_at, revoked_at, scope, expires_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&key.id)
             .bind(&key.name)
@@ -359,6 +362,8 @@ impl Store for SqliteStore {
             .bind(&key.prefix)
             .bind(key.created_at)
             .bind(key.revoked_at)
+            .bind(&key.scope)
+            .bind(key.expires_at)
             .execute(&self.pool)
             .await
             .map_err(|e| {
@@ -378,10 +383,11 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'a, Result<Option<ApiKeyRecord>, StoreError>> {
         Box::pin(async move {
             let row = sqlx::query(
-                "SELECT id, name, hash, prefix, created_at, revoked_at FROM api_keys
-                 WHERE hash = ? AND revoked_at IS NULL",
+                "SELECT id, name, hash, prefix, created_at, revoked_at, scope, expires_at FROM api_keys
+                 WHERE hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
             )
             .bind(hash)
+            .bind(now_ms())
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::query("find api key"))?;
@@ -397,5 +403,32 @@ impl Store for SqliteStore {
                 .map_err(StoreError::query("count api keys"))?;
             Ok(u64::try_from(n).unwrap_or(0))
         })
+    }
+
+    fn list_api_keys(&self) -> BoxFuture<'_, Result<Vec<ApiKeyRecord>, StoreError>> {
+        Box::pin(self.list_keys())
+    }
+
+    fn get_api_key<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ApiKeyRecord>, StoreError>> {
+        Box::pin(self.get_key(id))
+    }
+
+    fn revoke_api_key<'a>(
+        &'a self,
+        id: &'a str,
+        at: i64,
+        event: &'a NewEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.revoke_key(id, at, event))
+    }
+
+    fn query_events<'a>(
+        &'a self,
+        query: &'a EventQuery,
+    ) -> BoxFuture<'a, Result<Vec<EventRecord>, StoreError>> {
+        Box::pin(self.events_matching(query))
     }
 }

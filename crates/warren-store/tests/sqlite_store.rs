@@ -121,6 +121,8 @@ async fn api_keys_are_found_by_hash_only() {
         prefix: "wrn_ab".into(),
         created_at: 1,
         revoked_at: None,
+        scope: "full".into(),
+        expires_at: None,
     };
     store.insert_api_key(&key).await.unwrap();
     assert_eq!(
