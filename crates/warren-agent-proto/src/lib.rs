@@ -17,16 +17,18 @@ pub mod error;
 pub mod filesystem;
 pub mod json;
 pub mod process;
+pub mod warren_fs;
 
 #[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]
-pub use client::{AgentClient, AgentError, FileStream, ProcessStream};
+pub use client::{AgentBody, AgentClient, AgentError, FileStream, ProcessStream};
 
 pub use envelope::{EndStreamMessage, EnvelopeDecoder, EnvelopeError, Frame, encode_envelope};
 pub use error::{ConnectCode, ConnectError};
 pub use filesystem::*;
 pub use process::*;
+pub use warren_fs::*;
 
 /// The port envd listens on; the E2B SDK sends it as `E2b-Sandbox-Port`.
 pub const AGENT_PORT: u16 = 49983;

@@ -17,11 +17,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use warren_agent_proto::{
     CloseStdinRequest, ConnectCode, ConnectError, ConnectRequest, Empty, EntryResponse,
     ListDirRequest, ListDirResponse, ListRequest, MoveRequest, PathRequest, SendInputRequest,
-    SendSignalRequest, StartRequest, routes,
+    SendSignalRequest, StartRequest, routes, warren_routes,
 };
 
 use crate::agent::Agent;
-use crate::fs::{files_http, ops};
+use crate::fs::{archive, files_http, ops, perms};
 use crate::process;
 use crate::rpc::{self, Body};
 
@@ -85,6 +85,17 @@ async fn route(agent: Arc<Agent>, req: Request<Incoming>) -> Response<Body> {
             Method::POST => files_http::post(agent, req).await,
             _ => method_not_allowed("GET, POST"),
         },
+        warren_routes::ARCHIVE => match *req.method() {
+            Method::GET => archive::get(agent, req).await,
+            Method::PUT => archive::put(agent, req).await,
+            _ => method_not_allowed("GET, PUT"),
+        },
+        p if p.starts_with("/warren/fs/") => {
+            if req.method() != Method::POST {
+                return method_not_allowed("POST");
+            }
+            perms::call(agent, req).await
+        }
         p if p.starts_with("/process.Process/") || p.starts_with("/filesystem.Filesystem/") => {
             if req.method() != Method::POST {
                 return method_not_allowed("POST");

@@ -7,6 +7,7 @@
 //! reconnects. The requesting user travels as `Authorization: Basic base64("<user>:")`, as envd
 //! expects; `None` means the agent's default user.
 
+mod files;
 mod stream;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http2;
@@ -105,10 +107,13 @@ impl From<ConnectError> for AgentError {
     }
 }
 
+/// A request body sent to the agent: complete bytes or a stream (uploads).
+pub type AgentBody = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
 /// A handle on one HTTP/2 connection to one agent. Cheap to clone.
 #[derive(Clone)]
 pub struct AgentClient {
-    sender: http2::SendRequest<Full<Bytes>>,
+    sender: http2::SendRequest<AgentBody>,
 }
 
 impl std::fmt::Debug for AgentClient {
@@ -334,6 +339,11 @@ impl AgentClient {
     }
 
     async fn send(&self, req: Request<Full<Bytes>>) -> Result<Response<Incoming>, AgentError> {
+        self.send_body(req.map(|b| b.map_err(|never| match never {}).boxed_unsync()))
+            .await
+    }
+
+    async fn send_body(&self, req: Request<AgentBody>) -> Result<Response<Incoming>, AgentError> {
         let mut sender = self.sender.clone();
         if sender.ready().await.is_err() {
             return Err(AgentError::Closed);

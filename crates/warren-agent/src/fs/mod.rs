@@ -2,7 +2,9 @@
 //! `filesystem.Filesystem` operations ([`ops`]) and the plain-HTTP `/files` routes
 //! ([`files_http`]).
 
+pub mod archive;
 pub mod entry;
 pub mod files_http;
 pub mod ops;
 pub mod path;
+pub mod perms;
