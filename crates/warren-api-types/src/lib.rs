@@ -8,11 +8,15 @@
 
 mod error;
 mod exec;
+mod files;
 mod image;
 mod sandbox;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use exec::{ExecRequest, ExecResponse};
+pub use files::{
+    ChmodRequest, ChownRequest, FileEntry, FileKind, FileList, MkdirRequest, MoveRequest,
+};
 pub use image::{Image, ImageConfig, ImageList, PullEvent, PullRequest};
 pub use sandbox::{CreateSandboxRequest, Sandbox, SandboxList, SandboxState};
 

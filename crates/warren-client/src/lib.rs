@@ -8,6 +8,7 @@ mod files;
 mod images;
 mod sandboxes;
 
+pub use files::ByteStream;
 use reqwest::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use warren_api_types::{ErrorBody, ErrorCode, Health};

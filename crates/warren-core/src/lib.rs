@@ -29,6 +29,8 @@ pub use auth::{ApiKey, Principal};
 pub use error::{CoreError, ErrorKind};
 pub use exec::{ExecInput, ExecOutput, MAX_OUTPUT};
 pub use files::MAX_FILE_BYTES;
+/// Agent-side file types the files API passes through (streams, entries).
+pub use warren_agent_proto::{AgentBody, EntryInfo, FileStream, FileType};
 pub use reconcile::ReconcileReport;
 pub use sandbox::{CreateSandbox, MAX_PAGE, Sandbox, SandboxSpec};
 pub use warren_images::{

@@ -1,7 +1,6 @@
 //! Extractors whose rejections are API errors, not axum's plain-text ones.
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -56,33 +55,4 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 
 fn query_rejection(r: QueryRejection) -> ApiError {
     ApiError::invalid(format!("invalid query string: {}", r.body_text()))
-}
-
-/// The raw request body, with a JSON 413 when it is over the route's limit.
-#[derive(Debug)]
-pub(crate) struct Body(pub Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for Body {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        Bytes::from_request(req, state)
-            .await
-            .map(Self)
-            .map_err(bytes_rejection)
-    }
-}
-
-fn bytes_rejection(r: BytesRejection) -> ApiError {
-    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(
-            warren_api_types::ErrorCode::PayloadTooLarge,
-            format!(
-                "request body is larger than {} MiB",
-                warren_core::MAX_FILE_BYTES >> 20
-            ),
-        )
-    } else {
-        ApiError::invalid(format!("cannot read the request body: {}", r.body_text()))
-    }
 }
