@@ -32,6 +32,8 @@ pub enum ErrorCode {
     ImageNotFound,
     /// A file or directory inside the sandbox does not exist (404).
     FileNotFound,
+    /// No process with this pid runs in the sandbox (404).
+    ProcessNotFound,
     /// The route does not exist (404).
     NotFound,
     /// The HTTP method is not allowed on this route (405).
@@ -59,6 +61,7 @@ impl ErrorCode {
             Self::SandboxNotFound => "sandbox_not_found",
             Self::ImageNotFound => "image_not_found",
             Self::FileNotFound => "file_not_found",
+            Self::ProcessNotFound => "process_not_found",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
@@ -79,6 +82,7 @@ impl ErrorCode {
             Self::SandboxNotFound | Self::ImageNotFound | Self::FileNotFound | Self::NotFound => {
                 404
             }
+            Self::ProcessNotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,

@@ -23,6 +23,11 @@ pub struct ExecRequest {
     /// Seconds before the command is killed (1..=86400, default 60).
     #[serde(default)]
     pub timeout_s: Option<u64>,
+    /// Keep the command's stdin open so `POST /v1/sandboxes/{id}/processes/{pid}/stdin` can
+    /// feed it (the pid comes in the `start` event). Streaming exec only (`Accept:
+    /// text/event-stream`); without it the command reads end-of-file.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stdin: bool,
 }
 
 impl ExecRequest {
@@ -34,6 +39,7 @@ impl ExecRequest {
             cwd: None,
             user: None,
             timeout_s: None,
+            stdin: false,
         }
     }
 }

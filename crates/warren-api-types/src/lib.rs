@@ -10,6 +10,7 @@ mod error;
 mod exec;
 mod files;
 mod image;
+mod process;
 mod sandbox;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
@@ -18,6 +19,10 @@ pub use files::{
     ChmodRequest, ChownRequest, FileEntry, FileKind, FileList, MkdirRequest, MoveRequest,
 };
 pub use image::{Image, ImageConfig, ImageList, PullEvent, PullRequest};
+pub use process::{
+    OutputChunk, Process, ProcessExit, ProcessList, ProcessStarted, SignalName, SignalRequest,
+    StartProcessRequest,
+};
 pub use sandbox::{CreateSandboxRequest, Sandbox, SandboxList, SandboxState};
 
 /// `GET /healthz` response.

@@ -6,9 +6,11 @@
 
 mod files;
 mod images;
+mod processes;
 mod sandboxes;
 
 pub use files::ByteStream;
+pub use processes::{ProcessEventStream, ProcessStreamEvent};
 use reqwest::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use warren_api_types::{ErrorBody, ErrorCode, Health};

@@ -21,6 +21,8 @@ pub enum ErrorKind {
     ImageNotFound,
     /// No such file or directory inside the sandbox.
     FileNotFound,
+    /// No such process in the sandbox.
+    ProcessNotFound,
     /// Access denied inside the sandbox.
     PermissionDenied,
     /// The object is in a state that does not allow the operation.

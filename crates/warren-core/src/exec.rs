@@ -22,7 +22,7 @@ pub const MAX_OUTPUT: usize = 16 * 1024 * 1024;
 /// Default timeout when the request has none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long to wait for the `end` event after SIGKILL.
-const KILL_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const KILL_GRACE: Duration = Duration::from_secs(5);
 
 /// A command to run.
 #[derive(Debug, Clone, Default)]
@@ -70,7 +70,7 @@ impl ExecOutput {
     }
 }
 
-fn validate_exec(input: &ExecInput) -> Result<Duration, CoreError> {
+pub(crate) fn validate_exec(input: &ExecInput) -> Result<Duration, CoreError> {
     validate::command("cmd", &input.cmd)?;
     validate::env("env", &input.env)?;
     if let Some(cwd) = &input.cwd {

@@ -19,6 +19,7 @@ mod files;
 mod ids;
 mod images;
 mod locks;
+mod process;
 mod reconcile;
 mod sandbox;
 mod validate;
@@ -31,6 +32,9 @@ pub use exec::{ExecInput, ExecOutput, MAX_OUTPUT};
 pub use files::MAX_FILE_BYTES;
 /// Agent-side file types the files API passes through (streams, entries).
 pub use warren_agent_proto::{AgentBody, EntryInfo, FileStream, FileType};
+pub use process::{
+    ProcessEnd, ProcessEvent, ProcessEvents, ProcessSignal, RunningProcess, StartProcess,
+};
 pub use reconcile::ReconcileReport;
 pub use sandbox::{CreateSandbox, MAX_PAGE, Sandbox, SandboxSpec};
 pub use warren_images::{

@@ -37,6 +37,7 @@ impl From<CoreError> for ApiError {
             ErrorKind::SandboxNotFound => ErrorCode::SandboxNotFound,
             ErrorKind::ImageNotFound => ErrorCode::ImageNotFound,
             ErrorKind::FileNotFound => ErrorCode::FileNotFound,
+            ErrorKind::ProcessNotFound => ErrorCode::ProcessNotFound,
             ErrorKind::PermissionDenied => ErrorCode::PermissionDenied,
             ErrorKind::Conflict => ErrorCode::Conflict,
             ErrorKind::Registry => ErrorCode::RegistryError,

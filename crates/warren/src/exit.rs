@@ -33,6 +33,7 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
             ErrorCode::SandboxNotFound
             | ErrorCode::ImageNotFound
             | ErrorCode::FileNotFound
+            | ErrorCode::ProcessNotFound
             | ErrorCode::NotFound => NOT_FOUND,
             ErrorCode::InvalidRequest
             | ErrorCode::PayloadTooLarge

@@ -3,6 +3,8 @@
 mod files;
 mod health;
 mod images;
+mod process_stream;
+mod processes;
 mod sandboxes;
 
 use axum::Router;
@@ -25,5 +27,6 @@ pub(crate) fn v1() -> Router<AppState> {
         .merge(sandboxes::routes())
         .merge(images::routes())
         .merge(files::routes())
+        .merge(processes::routes())
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
 }

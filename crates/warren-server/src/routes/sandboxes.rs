@@ -2,7 +2,8 @@
 
 use axum::Extension;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use warren_api_types as api;
 use warren_core::{CreateSandbox, ExecInput, Principal};
@@ -78,21 +79,26 @@ pub(crate) async fn delete(
 pub(crate) async fn exec(
     State(st): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Json(req): Json<api::ExecRequest>,
-) -> Result<axum::Json<api::ExecResponse>, ApiError> {
-    let out = st
-        .core
-        .exec(
-            &id,
-            ExecInput {
-                cmd: req.cmd,
-                env: req.env,
-                cwd: req.cwd,
-                user: req.user,
-                timeout_s: req.timeout_s,
-            },
-        )
-        .await?;
+) -> Result<Response, ApiError> {
+    let input = ExecInput {
+        cmd: req.cmd,
+        env: req.env,
+        cwd: req.cwd,
+        user: req.user,
+        timeout_s: req.timeout_s,
+    };
+    if super::process_stream::wants_sse(&headers) {
+        let stream = st.core.exec_stream(&id, input, req.stdin).await?;
+        return Ok(super::process_stream::sse(stream));
+    }
+    if req.stdin {
+        return Err(ApiError::invalid(
+            "stdin: only a streaming exec (Accept: text/event-stream) can take input",
+        ));
+    }
+    let out = st.core.exec(&id, input).await?;
     Ok(axum::Json(api::ExecResponse {
         exit_code: out.exit_code,
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -100,5 +106,6 @@ pub(crate) async fn exec(
         truncated: out.truncated,
         timed_out: out.timed_out,
         duration_ms: u64::try_from(out.duration.as_millis()).unwrap_or(u64::MAX),
-    }))
+    })
+    .into_response())
 }

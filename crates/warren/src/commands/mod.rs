@@ -2,6 +2,7 @@
 
 pub mod doctor;
 pub mod image;
+pub mod process;
 pub mod sandbox;
 
 use std::collections::BTreeMap;

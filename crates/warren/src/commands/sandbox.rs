@@ -1,6 +1,5 @@
 //! `warren sandbox ...`.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
@@ -28,8 +27,26 @@ pub enum SandboxCommand {
         #[command(flatten)]
         remote: Remote,
     },
-    /// Run a command in a sandbox; exits with the command's exit code.
+    /// Run a command in a sandbox, streaming its output; exits with the command's exit code.
     Exec(ExecArgs),
+    /// List the processes running in a sandbox.
+    Ps {
+        /// Sandbox id.
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Send a signal to a process in a sandbox.
+    Kill(super::process::KillArgs),
+    /// Follow a running process's output until it ends (Ctrl-C detaches).
+    Attach {
+        /// Sandbox id.
+        id: String,
+        /// Process id (see `warren sandbox ps`).
+        pid: u32,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Delete sandboxes (processes, filesystem, everything).
     #[command(visible_alias = "delete")]
     Rm {
@@ -86,6 +103,9 @@ pub struct ExecArgs {
     /// Seconds before the command is killed.
     #[arg(long)]
     pub timeout: Option<u64>,
+    /// Forward this terminal's stdin to the command (end-of-file closes its stdin).
+    #[arg(short, long)]
+    pub interactive: bool,
     #[command(flatten)]
     pub remote: Remote,
 }
@@ -117,6 +137,11 @@ pub async fn run(cmd: SandboxCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         SandboxCommand::Exec(args) => exec(args).await,
+        SandboxCommand::Ps { id, remote } => super::process::ps(&id, &remote).await,
+        SandboxCommand::Kill(args) => super::process::kill(args).await,
+        SandboxCommand::Attach { id, pid, remote } => {
+            super::process::attach(&id, pid, &remote).await
+        }
         SandboxCommand::Rm { ids, remote } => {
             let client = config::client(&remote)?;
             for id in &ids {
@@ -171,27 +196,20 @@ async fn exec(args: ExecArgs) -> anyhow::Result<ExitCode> {
         cwd: args.cwd,
         user: args.user,
         timeout_s: args.timeout,
+        stdin: args.interactive,
     };
-    let out = config::client(&args.remote)?.exec(&args.id, &req).await?;
-    if args.remote.json {
-        output::json(&out)?;
-    } else {
-        std::io::stdout().write_all(out.stdout.as_bytes())?;
-        std::io::stderr().write_all(out.stderr.as_bytes())?;
-        if out.truncated {
-            eprintln!("warren: output was truncated");
-        }
-        if out.timed_out {
-            eprintln!("warren: command killed after its timeout");
-        }
+    let client = config::client(&args.remote)?;
+    if !args.remote.json {
+        return super::process::exec_live(&client, &args.id, &req).await;
     }
+    if args.interactive {
+        anyhow::bail!("--interactive streams output; it cannot be combined with --json");
+    }
+    // --json: the collected result, printed once the command ended.
+    let out = client.exec(&args.id, &req).await?;
+    output::json(&out)?;
     // Like a shell: 128+9 for a killed command, else its own status (mod 256).
-    let code = if out.exit_code < 0 {
-        137
-    } else {
-        (out.exit_code & 0xff) as u8
-    };
-    Ok(ExitCode::from(code))
+    Ok(super::process::exit_status(out.exit_code))
 }
 
 fn print_table(items: &[Sandbox]) {
