@@ -75,7 +75,8 @@ pub struct StartRequest {
     /// What to run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<ProcessConfig>,
-    /// Run under a PTY (not implemented yet: the agent answers `unimplemented`).
+    /// Run on a new pseudo-terminal of this size: output comes as `data.pty`, input goes in
+    /// as `SendInput` `pty` bytes, `Update` resizes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pty: Option<Pty>,
     /// Optional tag to find the process by later.

@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use warren_agent_proto::{
     CloseStdinRequest, ConnectCode, ConnectError, ConnectRequest, Empty, EntryResponse,
     ListDirRequest, ListDirResponse, ListRequest, MoveRequest, PathRequest, SendInputRequest,
-    SendSignalRequest, StartRequest, routes, warren_routes,
+    SendSignalRequest, StartRequest, UpdateRequest, routes, warren_routes,
 };
 
 use crate::agent::Agent;
@@ -169,6 +169,10 @@ async fn rpc_call(agent: Arc<Agent>, req: Request<Incoming>) -> Response<Body> {
                 .await
                 .map(|()| Empty {}))
         }
+        routes::PROCESS_UPDATE => {
+            unary!(UpdateRequest, |r| process::update(&agent, r)
+                .map(|()| Empty {}))
+        }
         routes::PROCESS_CLOSE_STDIN => {
             unary!(CloseStdinRequest, |r| process::close_stdin(
                 &agent, &r.process
@@ -215,8 +219,7 @@ async fn rpc_call(agent: Arc<Agent>, req: Request<Incoming>) -> Response<Body> {
             blocking(move || ops::remove(&p)).await.map(|()| Empty {})
         }),
         routes::FS_WATCH_DIR => rpc::stream_error(&unimplemented(routes::FS_WATCH_DIR)),
-        p @ (routes::PROCESS_UPDATE
-        | routes::PROCESS_STREAM_INPUT
+        p @ (routes::PROCESS_STREAM_INPUT
         | routes::FS_CREATE_WATCHER
         | routes::FS_GET_WATCHER_EVENTS
         | routes::FS_REMOVE_WATCHER) => rpc::unary_error(&unimplemented(p)),

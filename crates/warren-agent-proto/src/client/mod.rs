@@ -32,7 +32,7 @@ use crate::filesystem::{
 };
 use crate::process::{
     CloseStdinRequest, ConnectRequest, Empty, ListRequest, ListResponse, ProcessSelector,
-    SendInputRequest, SendSignalRequest, StartRequest,
+    SendInputRequest, SendSignalRequest, StartRequest, UpdateRequest,
 };
 use crate::{CONTENT_TYPE_CONNECT_JSON, CONTENT_TYPE_JSON, envelope, routes};
 
@@ -204,6 +204,13 @@ impl AgentClient {
     /// `process.Process/SendInput`.
     pub async fn send_input(&self, req: SendInputRequest) -> Result<(), AgentError> {
         self.unary::<_, Empty>(routes::PROCESS_SEND_INPUT, None, &req)
+            .await
+            .map(drop)
+    }
+
+    /// `process.Process/Update`: resize a PTY process's terminal.
+    pub async fn update(&self, req: UpdateRequest) -> Result<(), AgentError> {
+        self.unary::<_, Empty>(routes::PROCESS_UPDATE, None, &req)
             .await
             .map(drop)
     }

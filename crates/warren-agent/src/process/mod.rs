@@ -5,6 +5,7 @@
 //! [`pump`] as its own task (so the process outlives the HTTP stream) → the caller's stream
 //! carries `start`, `data`..., `end`.
 
+pub mod pty;
 pub mod pump;
 pub mod registry;
 pub mod spawn;
@@ -18,7 +19,8 @@ use nix::unistd::Pid;
 use tokio::sync::mpsc;
 use warren_agent_proto::{
     ConnectCode, ConnectError, ConnectRequest, ListResponse, ProcessConfig, ProcessEvent,
-    ProcessInput, ProcessSelector, SendInputRequest, SendSignalRequest, Signal, StartRequest,
+    ProcessInput, ProcessSelector, PtySize, SendInputRequest, SendSignalRequest, Signal,
+    StartRequest, UpdateRequest,
 };
 
 use crate::agent::{Agent, build_env};
@@ -37,12 +39,6 @@ pub async fn start(
     req: StartRequest,
     timeout: Option<Duration>,
 ) -> Result<mpsc::Receiver<ProcessEvent>, ConnectError> {
-    if req.pty.is_some() {
-        return Err(err(
-            ConnectCode::Unimplemented,
-            "PTY processes are not supported by this agent yet",
-        ));
-    }
     let config = req.process.unwrap_or_default();
     if config.cmd.is_empty() {
         return Err(err(ConnectCode::InvalidArgument, "process.cmd is empty"));
@@ -63,7 +59,31 @@ pub async fn start(
             ),
         ));
     }
-    let env = build_env(&agent.base_env, &user, &config.envs);
+    let mut env = build_env(&agent.base_env, &user, &config.envs);
+    if let Some(p) = req.pty {
+        // A terminal gets a TERM unless the caller chose one.
+        if !config.envs.contains_key("TERM") {
+            env.retain(|(k, _)| k != "TERM");
+            env.push(("TERM".into(), "xterm-256color".into()));
+        }
+        let spec = SpawnSpec {
+            cmd: config.cmd.clone(),
+            args: config.args.clone(),
+            env,
+            cwd,
+            user,
+            stdin_pipe: false,
+            output: Output::Pipes,
+        };
+        return start_pty(
+            agent,
+            spec,
+            config,
+            req.tag,
+            p.size.unwrap_or(pty::DEFAULT_SIZE),
+            timeout,
+        );
+    }
     let stdin_pipe = req.stdin.unwrap_or(true);
     let spec = SpawnSpec {
         cmd: config.cmd.clone(),
@@ -105,6 +125,37 @@ pub async fn start(
     }
     let registry = agent.registry.clone();
     tokio::spawn(pump::run(registry, proc_, stdout, stderr, spawned.exit));
+    Ok(events)
+}
+
+/// `Start` with `pty`: the process runs on a new terminal of `size`.
+fn start_pty(
+    agent: &Arc<Agent>,
+    mut spec: SpawnSpec,
+    config: ProcessConfig,
+    tag: Option<String>,
+    size: PtySize,
+    timeout: Option<Duration>,
+) -> Result<mpsc::Receiver<ProcessEvent>, ConnectError> {
+    let (master, slave) = pty::Master::open(size)
+        .map_err(|e| err(ConnectCode::Internal, format!("cannot open a PTY: {e}")))?;
+    spec.output = Output::Pty(slave);
+    let spawned = spawn::spawn(&agent.reaper, spec).map_err(|e| start_error(&config, &e))?;
+    let master = Arc::new(master);
+    let proc_ = Arc::new(Proc::new(spawned.pid, tag, config, None).with_pty(master.clone()));
+    let events = proc_.subscribe();
+    agent.registry.insert(proc_.clone());
+    if let Some(t) = timeout {
+        let (registry, p) = (agent.registry.clone(), proc_.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(t).await;
+            if registry.contains(&p) {
+                let _ = kill(Pid::from_raw(p.pid as i32), NixSignal::SIGKILL);
+            }
+        });
+    }
+    let registry = agent.registry.clone();
+    tokio::spawn(pty::run(registry, proc_, master, spawned.exit));
     Ok(events)
 }
 
@@ -177,11 +228,36 @@ pub async fn send_input(agent: &Agent, req: SendInputRequest) -> Result<(), Conn
             .write_stdin(&data)
             .await
             .map_err(|e| err(ConnectCode::FailedPrecondition, error_chain(&e))),
-        ProcessInput::Pty(_) => Err(err(
-            ConnectCode::FailedPrecondition,
-            format!("process {} has no PTY; send stdin instead", p.pid),
-        )),
+        ProcessInput::Pty(data) => match p.pty() {
+            Some(m) => m.write_all(&data).await.map_err(|e| {
+                err(
+                    ConnectCode::FailedPrecondition,
+                    format!("cannot write to the PTY of process {}: {e}", p.pid),
+                )
+            }),
+            None => Err(err(
+                ConnectCode::FailedPrecondition,
+                format!("process {} has no PTY; send stdin instead", p.pid),
+            )),
+        },
     }
+}
+
+/// `Update`: resize the process's PTY.
+pub fn update(agent: &Agent, req: UpdateRequest) -> Result<(), ConnectError> {
+    let p = find(agent, &req.process)?;
+    let Some(size) = req.pty.and_then(|p| p.size) else {
+        return Ok(()); // nothing to change, as in envd
+    };
+    let master = p.pty().ok_or_else(|| {
+        err(
+            ConnectCode::FailedPrecondition,
+            format!("process {} has no PTY to resize", p.pid),
+        )
+    })?;
+    master
+        .resize(size)
+        .map_err(|e| err(ConnectCode::Internal, format!("cannot resize the PTY: {e}")))
 }
 
 /// `CloseStdin`.

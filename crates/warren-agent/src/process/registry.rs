@@ -28,6 +28,8 @@ pub struct Proc {
     /// How it was started.
     pub config: ProcessConfig,
     stdin: tokio::sync::Mutex<Option<pipe::Sender>>,
+    /// The PTY master, for a process started on a terminal.
+    pty: Option<Arc<super::pty::Master>>,
     fanout: Mutex<Fanout>,
 }
 
@@ -67,8 +69,20 @@ impl Proc {
             tag,
             config,
             stdin: tokio::sync::Mutex::new(stdin),
+            pty: None,
             fanout: Mutex::new(Fanout::default()),
         }
+    }
+
+    /// The same record for a process on a terminal.
+    pub fn with_pty(mut self, master: Arc<super::pty::Master>) -> Self {
+        self.pty = Some(master);
+        self
+    }
+
+    /// Its PTY master, when it runs on a terminal.
+    pub fn pty(&self) -> Option<&Arc<super::pty::Master>> {
+        self.pty.as_ref()
     }
 
     fn fanout(&self) -> std::sync::MutexGuard<'_, Fanout> {

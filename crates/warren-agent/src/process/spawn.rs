@@ -25,6 +25,8 @@ pub enum Output {
     File(File),
     /// The agent's own stdout/stderr.
     Inherit,
+    /// A PTY slave as stdin, stdout and stderr, made the controlling terminal.
+    Pty(std::os::fd::OwnedFd),
 }
 
 /// Everything needed to start a process.
@@ -73,6 +75,7 @@ pub fn spawn(reaper: &Reaper, spec: SpawnSpec) -> io::Result<Spawned> {
     } else {
         Stdio::null()
     });
+    let pty = matches!(spec.output, Output::Pty(_));
     match spec.output {
         Output::Pipes => {
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -82,6 +85,11 @@ pub fn spawn(reaper: &Reaper, spec: SpawnSpec) -> io::Result<Spawned> {
         }
         Output::Inherit => {
             cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+        }
+        Output::Pty(slave) => {
+            cmd.stdin(slave.try_clone()?)
+                .stdout(slave.try_clone()?)
+                .stderr(slave);
         }
     }
     // Only root can change credentials; an unprivileged agent (tests) runs children as itself.
@@ -98,11 +106,15 @@ pub fn spawn(reaper: &Reaper, spec: SpawnSpec) -> io::Result<Spawned> {
     let groups: Vec<libc::gid_t> = spec.user.groups.clone();
     let (uid, gid) = (spec.user.uid, spec.user.gid);
     // SAFETY: the closure runs in the forked child before exec and only makes async-signal-safe
-    // syscalls (setsid, setgroups, setgid, setuid) on data prepared before the fork; it does not
-    // allocate or take locks.
+    // syscalls (setsid, ioctl TIOCSCTTY on fd 0, setgroups, setgid, setuid) on data prepared
+    // before the fork; it does not allocate or take locks.
     unsafe {
         cmd.pre_exec(move || {
             if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The new session's controlling terminal: the PTY slave, already dup'ed onto fd 0.
+            if pty && libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
                 return Err(io::Error::last_os_error());
             }
             if change_creds
