@@ -50,6 +50,12 @@ pub enum ErrorCode {
     AgentError,
     /// Anything else; the message and the daemon log say more (500).
     Internal,
+    /// The API key's scope does not allow this request, e.g. a read-only key
+    /// on a route that changes something (403).
+    Forbidden,
+    /// Too many requests with this API key; retry after the `Retry-After`
+    /// header's seconds (429).
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -70,6 +76,8 @@ impl ErrorCode {
             Self::RegistryError => "registry_error",
             Self::AgentError => "agent_error",
             Self::Internal => "internal",
+            Self::Forbidden => "forbidden",
+            Self::RateLimited => "rate_limited",
         }
     }
 
@@ -88,6 +96,8 @@ impl ErrorCode {
             Self::PayloadTooLarge => 413,
             Self::RegistryError | Self::AgentError => 502,
             Self::Internal => 500,
+            Self::Forbidden => 403,
+            Self::RateLimited => 429,
         }
     }
 }

@@ -7,18 +7,22 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod events;
 mod exec;
 mod files;
 mod image;
+mod keys;
 mod process;
 mod sandbox;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use events::{Event, EventList, EventResult};
 pub use exec::{ExecRequest, ExecResponse};
 pub use files::{
     ChmodRequest, ChownRequest, FileEntry, FileKind, FileList, MkdirRequest, MoveRequest,
 };
 pub use image::{Image, ImageConfig, ImageList, PullEvent, PullRequest};
+pub use keys::{ApiKey, CreateKeyRequest, CreatedKey, KeyList, KeyScope};
 pub use process::{
     OutputChunk, Process, ProcessExit, ProcessList, ProcessStarted, SignalName, SignalRequest,
     StartProcessRequest,

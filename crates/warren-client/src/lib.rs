@@ -4,13 +4,16 @@
 //! can branch on it ([`ClientError::code`]).
 #![forbid(unsafe_code)]
 
+mod events;
 mod files;
 mod images;
+mod keys;
 mod processes;
 mod sandboxes;
 
 pub use files::ByteStream;
 pub use processes::{ProcessEventStream, ProcessStreamEvent};
+pub use events::{EventQuery, EventStream};
 use reqwest::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use warren_api_types::{ErrorBody, ErrorCode, Health};

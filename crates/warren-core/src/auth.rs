@@ -8,13 +8,17 @@ use sha2::{Digest, Sha256};
 use warren_store::ApiKeyRecord;
 
 use crate::clock::now_ms;
-use crate::{Core, CoreError, ids};
+use crate::{Core, CoreError, Scope, ids};
 
-/// Who is calling: the name of the key that authenticated the request.
+/// Who is calling: the key that authenticated the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// The key's name; recorded as the actor of events.
     pub key_name: String,
+    /// The key's id (rate limits are per key).
+    pub key_id: String,
+    /// What the key may do.
+    pub scope: Scope,
 }
 
 /// A newly created key. `secret` exists only here and is never stored.
@@ -37,7 +41,7 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
-fn hash(secret: &str) -> String {
+pub(crate) fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
@@ -93,8 +97,12 @@ impl Core {
             return Err(CoreError::Unauthorized);
         }
         match self.inner.store.find_api_key(&hash(secret)).await? {
-            Some(rec) => Ok(Principal { key_name: rec.name }),
-            None => Err(CoreError::Unauthorized),
+            Some(rec) if rec.expires_at.is_none_or(|t| t > now_ms()) => Ok(Principal {
+                scope: Scope::from_stored(&rec.scope),
+                key_name: rec.name,
+                key_id: rec.id,
+            }),
+            _ => Err(CoreError::Unauthorized),
         }
     }
 }

@@ -33,6 +33,8 @@ pub enum ErrorKind {
     Agent,
     /// Anything else: a bug or a host problem.
     Internal,
+    /// No such object of another kind (an API key).
+    NotFound,
 }
 
 /// Why a domain operation failed.
@@ -140,6 +142,12 @@ pub enum CoreError {
         /// Not found, permission denied, invalid input or conflict.
         kind: ErrorKind,
     },
+    /// No API key has this id.
+    #[error("API key {id} not found")]
+    KeyNotFound {
+        /// The id asked for.
+        id: String,
+    },
     /// The database failed.
     #[error("store failed")]
     Store {
@@ -173,6 +181,7 @@ impl CoreError {
             Self::Invalid { .. } => ErrorKind::InvalidInput,
             Self::Unauthorized => ErrorKind::Unauthorized,
             Self::SandboxNotFound { .. } => ErrorKind::SandboxNotFound,
+            Self::KeyNotFound { .. } => ErrorKind::NotFound,
             Self::WrongState { .. } | Self::ImageInUse { .. } => ErrorKind::Conflict,
             Self::ImageNotFound { .. } => ErrorKind::ImageNotFound,
             Self::Pull { source, .. } => image_kind(source.kind()),

@@ -14,10 +14,12 @@
 mod auth;
 mod clock;
 mod error;
+mod events;
 mod exec;
 mod files;
 mod ids;
 mod images;
+mod keys;
 mod locks;
 mod process;
 mod reconcile;
@@ -28,6 +30,9 @@ use std::sync::Arc;
 
 pub use auth::{ApiKey, Principal};
 pub use error::{CoreError, ErrorKind};
+pub use events::{EventFilter, MAX_EVENTS_PAGE};
+pub use keys::{CreateKey, CreatedKey, KeyInfo, MAX_KEY_LIFETIME_S, Scope};
+pub use warren_store::EventRecord;
 pub use exec::{ExecInput, ExecOutput, MAX_OUTPUT};
 pub use files::MAX_FILE_BYTES;
 /// Agent-side file types the files API passes through (streams, entries).
@@ -79,6 +84,7 @@ struct Inner {
     runtime: Arc<dyn Runtime>,
     defaults: Defaults,
     locks: locks::SandboxLocks,
+    events: events::EventHub,
 }
 
 impl std::fmt::Debug for Core {
@@ -104,6 +110,7 @@ impl Core {
                 runtime,
                 defaults,
                 locks: locks::SandboxLocks::default(),
+                events: events::EventHub::default(),
             }),
         }
     }

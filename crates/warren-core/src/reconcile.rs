@@ -83,6 +83,7 @@ impl Core {
             let mut ev = event(&id, "sandbox.orphan_deleted", ACTOR, None, None);
             ev.message = Some("runtime had a sandbox the store did not know".to_owned());
             self.inner.store.append_event(&ev).await?;
+            self.publish_events().await;
             report.orphans.push(id);
         }
         Ok(report)
@@ -105,6 +106,7 @@ impl Core {
                 ev.ok = recorded == SandboxState::Deleting;
                 ev.message = Some(format!("{recorded} was interrupted by a daemon restart"));
                 self.inner.store.delete_sandbox(id, &ev).await?;
+                self.publish_events().await;
                 report.removed.push(id.to_owned());
             }
             SandboxState::Running | SandboxState::Paused => {
@@ -137,6 +139,7 @@ impl Core {
                         event: ev,
                     };
                     self.inner.store.transition(&t).await?;
+                    self.publish_events().await;
                     report.updated.push(id.to_owned());
                 }
             }

@@ -182,6 +182,7 @@ impl Core {
             Some(SandboxState::Creating),
         );
         self.inner.store.insert_sandbox(&record, &created).await?;
+        self.publish_events().await;
 
         let runtime_spec = RuntimeSpec {
             id: id.clone(),
@@ -217,6 +218,7 @@ impl Core {
             ev.ok = false;
             ev.message = Some(err.chain());
             self.inner.store.delete_sandbox(&id, &ev).await?;
+            self.publish_events().await;
             return Err(err);
         }
         self.transition(
@@ -300,6 +302,7 @@ impl Core {
             None,
         );
         self.inner.store.delete_sandbox(id, &ev).await?;
+        self.publish_events().await;
         Ok(())
     }
 
@@ -344,7 +347,9 @@ impl Core {
                 operation: "change",
             },
             other => other.into(),
-        })
+        })?;
+        self.publish_events().await;
+        Ok(())
     }
 
     pub(crate) async fn transition_any(
@@ -365,7 +370,9 @@ impl Core {
         self.inner.store.transition(&t).await.map_err(|e| match e {
             StoreError::NotFound { .. } => CoreError::SandboxNotFound { id: id.to_owned() },
             other => other.into(),
-        })
+        })?;
+        self.publish_events().await;
+        Ok(())
     }
 }
 

@@ -9,7 +9,8 @@ use warren_core::Principal;
 
 use crate::{ApiError, AppState};
 
-/// Reject the request unless it carries a valid API key; on success the
+/// Reject the request unless it carries a valid API key, the key is within
+/// its rate limit and its scope allows the request; on success the
 /// [`Principal`] is available to handlers as an extension.
 pub(crate) async fn require_api_key(
     State(state): State<AppState>,
@@ -31,7 +32,11 @@ pub(crate) async fn require_api_key(
         .core
         .authenticate(token)
         .await
-        .map_err(|_| unauthorized("invalid or revoked API key"))?;
+        .map_err(|_| unauthorized("invalid, expired or revoked API key"))?;
+    if let Some(limited) = state.rate_limiter.check(&principal.key_id) {
+        return Ok(limited);
+    }
+    crate::scope::check(&principal, req.method(), req.headers())?;
     req.extensions_mut().insert(principal);
     Ok(next.run(req).await)
 }

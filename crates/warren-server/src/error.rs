@@ -43,6 +43,7 @@ impl From<CoreError> for ApiError {
             ErrorKind::Registry => ErrorCode::RegistryError,
             ErrorKind::Agent => ErrorCode::AgentError,
             ErrorKind::Internal => ErrorCode::Internal,
+            ErrorKind::NotFound => ErrorCode::NotFound,
         };
         let message = e.chain();
         if code == ErrorCode::Internal || code == ErrorCode::AgentError {

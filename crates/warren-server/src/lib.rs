@@ -11,7 +11,9 @@ mod auth;
 mod convert;
 mod error;
 mod json;
+mod rate_limit;
 mod routes;
+mod scope;
 
 use std::path::PathBuf;
 
@@ -20,6 +22,7 @@ use axum::middleware;
 use warren_core::Core;
 
 pub use error::ApiError;
+pub use rate_limit::{RateLimit, RateLimiter};
 
 /// Shared state of every handler.
 #[derive(Debug, Clone)]
@@ -28,6 +31,8 @@ pub struct AppState {
     pub core: Core,
     /// Where uploads (image archives) are spooled before import.
     pub tmp_dir: PathBuf,
+    /// Per-API-key request rate limits.
+    pub rate_limiter: RateLimiter,
 }
 
 /// The whole API as one router.

@@ -37,6 +37,11 @@ pub enum Command {
     /// Pull, import, list and remove images.
     #[command(subcommand)]
     Image(crate::commands::image::ImageCommand),
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Keys(crate::commands::keys::KeysCommand),
+    /// Show recorded events (state changes, operations); --follow streams new ones.
+    Events(crate::commands::events::EventsArgs),
     /// Check what this host supports and how to fix what is missing.
     Doctor {
         /// Print machine-readable JSON.
@@ -53,4 +58,10 @@ pub struct ServeArgs {
     /// State directory (database, images, sandboxes).
     #[arg(long, env = "WARREN_HOME", default_value = "/var/lib/warren")]
     pub state_dir: PathBuf,
+    /// Sustained requests per second allowed per API key (0: no rate limit).
+    #[arg(long, env = "WARREN_RATE_LIMIT_RPS", default_value_t = 20)]
+    pub rate_limit_rps: u32,
+    /// Requests per API key allowed in a burst (0: no rate limit).
+    #[arg(long, env = "WARREN_RATE_LIMIT_BURST", default_value_t = 100)]
+    pub rate_limit_burst: u32,
 }

@@ -10,6 +10,8 @@
 //! | 5 | unauthorized (missing or wrong API key) |
 //! | 6 | conflict with the current state |
 //! | 7 | the daemon cannot be reached |
+//! | 8 | forbidden: the API key's scope does not allow it (read-only key) |
+//! | 9 | rate limited: too many requests with this API key |
 //!
 //! `warren sandbox exec` exits with the command's own exit code instead.
 
@@ -22,6 +24,8 @@ pub const INVALID: u8 = 4;
 pub const UNAUTHORIZED: u8 = 5;
 pub const CONFLICT: u8 = 6;
 pub const UNREACHABLE: u8 = 7;
+pub const FORBIDDEN: u8 = 8;
+pub const RATE_LIMITED: u8 = 9;
 
 /// The exit code for an error that ended a command.
 pub fn code_for(err: &anyhow::Error) -> u8 {
@@ -40,6 +44,8 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
             | ErrorCode::MethodNotAllowed => INVALID,
             ErrorCode::Unauthorized | ErrorCode::PermissionDenied => UNAUTHORIZED,
             ErrorCode::Conflict => CONFLICT,
+            ErrorCode::Forbidden => FORBIDDEN,
+            ErrorCode::RateLimited => RATE_LIMITED,
             _ => SERVER,
         },
         ClientError::Transport { .. } => UNREACHABLE,

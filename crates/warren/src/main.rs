@@ -41,6 +41,8 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args).await,
         Command::Sandbox(cmd) => commands::sandbox::run(cmd).await,
         Command::Image(cmd) => commands::image::run(cmd).await,
+        Command::Keys(cmd) => commands::keys::run(cmd).await,
+        Command::Events(args) => commands::events::run(args).await,
         Command::Doctor { json } => commands::doctor::run(json),
     }
 }

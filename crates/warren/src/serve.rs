@@ -60,6 +60,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Defaults::default(),
     );
 
+    core.start_events()
+        .await
+        .context("cannot read the event log")?;
     let first_key = core
         .bootstrap_api_key(
             std::env::var("WARREN_API_KEY")
@@ -111,6 +114,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let app = warren_server::router(warren_server::AppState {
         core,
         tmp_dir: state.join("tmp/uploads"),
+        rate_limiter: warren_server::RateLimiter::new(warren_server::RateLimit {
+            rps: args.rate_limit_rps,
+            burst: args.rate_limit_burst,
+        }),
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -1,8 +1,10 @@
 //! Route table.
 
+mod events;
 mod files;
 mod health;
 mod images;
+mod keys;
 mod process_stream;
 mod processes;
 mod sandboxes;
@@ -27,6 +29,8 @@ pub(crate) fn v1() -> Router<AppState> {
         .merge(sandboxes::routes())
         .merge(images::routes())
         .merge(files::routes())
+        .merge(keys::routes())
+        .merge(events::routes())
         .merge(processes::routes())
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
 }

@@ -249,8 +249,24 @@ impl Daemon {
         d
     }
 
+    /// Start a daemon with a fresh state dir and extra `warren serve` flags.
+    pub fn start_with_args(env: &Env, args: &[&str]) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("warren-e2e-")
+            .tempdir_in(state_root())
+            .unwrap();
+        let mut d = Self::start_in_with_args(env, dir.path(), args);
+        d._dir = Some(dir);
+        d
+    }
+
     /// Start a daemon on an existing state dir (after a crash, say).
     pub fn start_in(env: &Env, state: &Path) -> Self {
+        Self::start_in_with_args(env, state, &[])
+    }
+
+    /// [`Daemon::start_in`] with extra `warren serve` flags.
+    pub fn start_in_with_args(env: &Env, state: &Path, args: &[&str]) -> Self {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let log = std::fs::OpenOptions::new()
@@ -262,6 +278,10 @@ impl Daemon {
             Command::new(env!("CARGO_BIN_EXE_warren"))
                 .args(["serve", "--listen", &addr.to_string(), "--state-dir"])
                 .arg(state)
+                .args(args)
+                // No per-key rate limit unless a test asks for one with flags
+                // (flags override the environment).
+                .env("WARREN_RATE_LIMIT_RPS", "0")
                 .env("WARREN_API_KEY", TEST_KEY)
                 .env("WARREN_AGENT_BIN", &env.agent)
                 .env("WARREN_CONFIG", state.with_extension("config.json"))
@@ -313,10 +333,15 @@ impl Daemon {
 
     /// Run the CLI against this daemon.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.cli_with_key(TEST_KEY, args)
+    }
+
+    /// Run the CLI against this daemon with another API key.
+    pub fn cli_with_key(&self, key: &str, args: &[&str]) -> std::process::Output {
         Command::new(env!("CARGO_BIN_EXE_warren"))
             .args(args)
             .env("WARREN_URL", &self.url)
-            .env("WARREN_API_KEY", TEST_KEY)
+            .env("WARREN_API_KEY", key)
             .env(
                 "WARREN_CONFIG",
                 self.state.with_extension("cli-config.json"),
