@@ -42,6 +42,11 @@ pub enum Command {
     Keys(crate::commands::keys::KeysCommand),
     /// Show recorded events (state changes, operations); --follow streams new ones.
     Events(crate::commands::events::EventsArgs),
+    /// Copy files and directories between the host and a sandbox (SANDBOX_ID:/abs/path).
+    Cp(crate::commands::cp::CpArgs),
+    /// List, inspect, create, remove and move files inside a sandbox; chmod and chown.
+    #[command(subcommand)]
+    Fs(crate::commands::fs::FsCommand),
     /// Check what this host supports and how to fix what is missing.
     Doctor {
         /// Print machine-readable JSON.

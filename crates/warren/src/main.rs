@@ -43,6 +43,8 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Image(cmd) => commands::image::run(cmd).await,
         Command::Keys(cmd) => commands::keys::run(cmd).await,
         Command::Events(args) => commands::events::run(args).await,
+        Command::Cp(args) => commands::cp::run(args).await,
+        Command::Fs(cmd) => commands::fs::run(cmd).await,
         Command::Doctor { json } => commands::doctor::run(json),
     }
 }

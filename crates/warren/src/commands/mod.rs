@@ -1,7 +1,9 @@
 //! One module per command group; each talks to the daemon through `warren-client`.
 
+pub mod cp;
 pub mod doctor;
 pub mod events;
+pub mod fs;
 pub mod image;
 pub mod keys;
 pub mod process;
