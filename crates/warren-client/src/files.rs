@@ -259,3 +259,21 @@ impl Client {
         Ok(())
     }
 }
+
+impl Client {
+    /// `PUT /v1/sandboxes/{id}/archive?path=` streaming `chunks` (a tar stream) as the body.
+    pub async fn write_archive_stream<S>(
+        &self,
+        id: &str,
+        path: &str,
+        chunks: S,
+    ) -> Result<(), ClientError>
+    where
+        S: futures_util::TryStream + Send + 'static,
+        S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        Bytes: From<S::Ok>,
+    {
+        self.write_archive(id, path, reqwest::Body::wrap_stream(chunks))
+            .await
+    }
+}
