@@ -221,15 +221,14 @@ async fn cli_contract(daemon: &common::Daemon, busybox: &str) {
         (Some(0), Some("x\n"))
     );
 
-    // A file over the write limit is refused with a JSON 413.
-    let big = vec![b'x'; (256 << 20) + 1];
+    // A JSON body over the 1 MiB limit is refused with a JSON 413 (file uploads stream and
+    // have no limit).
+    let big = format!("{{\"cmd\":[\"{}\"]}}", "x".repeat((1 << 20) + 1));
     let _ = rustls::crypto::ring::default_provider().install_default();
     let resp = reqwest::Client::new()
-        .put(format!(
-            "{}/v1/sandboxes/{id}/files?path=/tmp/big",
-            daemon.url
-        ))
+        .post(format!("{}/v1/sandboxes/{id}/exec", daemon.url))
         .bearer_auth(common::TEST_KEY)
+        .header("content-type", "application/json")
         .body(big)
         .send()
         .await
