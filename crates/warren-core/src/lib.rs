@@ -24,6 +24,7 @@ mod locks;
 mod process;
 mod reconcile;
 mod sandbox;
+mod terminal;
 mod validate;
 
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub use warren_agent_proto::{AgentBody, EntryInfo, FileStream, FileType};
 pub use process::{
     ProcessEnd, ProcessEvent, ProcessEvents, ProcessSignal, RunningProcess, StartProcess,
 };
+pub use terminal::{OpenTerminal, Terminal, TerminalInput};
 pub use reconcile::ReconcileReport;
 pub use sandbox::{CreateSandbox, MAX_PAGE, Sandbox, SandboxSpec};
 pub use warren_images::{

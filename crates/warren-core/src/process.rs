@@ -23,14 +23,14 @@ use crate::exec::{ExecInput, KILL_GRACE, validate_exec};
 use crate::{Core, CoreError, ErrorKind};
 
 /// Events buffered between the agent and a slow reader before the agent is made to wait.
-const CHANNEL: usize = 64;
+pub(crate) const CHANNEL: usize = 64;
 
 /// One event of a process stream, in order: `Output`..., then `Exited` (or `Failed`).
 #[derive(Debug)]
 pub enum ProcessEvent {
-    /// Bytes the process wrote to stdout.
+    /// Bytes the process wrote to stdout (or its terminal).
     Stdout(Bytes),
-    /// Bytes the process wrote to stderr (or its terminal).
+    /// Bytes the process wrote to stderr.
     Stderr(Bytes),
     /// The process ended; the last event.
     Exited(ProcessEnd),
@@ -116,7 +116,7 @@ fn closed(id: &str) -> CoreError {
 }
 
 /// Read the first event, which must be `start`; the agent's refusal becomes the error.
-async fn first_pid(
+pub(crate) async fn first_pid(
     id: &str,
     stream: &mut ProcessStream,
     refused: impl Fn(warren_runtime::AgentError) -> CoreError,
@@ -150,18 +150,18 @@ async fn kill(agent: &AgentClient, id: &str, pid: u32) {
 }
 
 /// How a forwarding task treats its process.
-struct Forward {
-    id: String,
-    agent: AgentClient,
-    pid: u32,
+pub(crate) struct Forward {
+    pub(crate) id: String,
+    pub(crate) agent: AgentClient,
+    pub(crate) pid: u32,
     /// Kill after this long (foreground exec).
-    timeout: Option<Duration>,
-    /// Kill when the reader goes away (foreground exec).
-    kill_on_detach: bool,
+    pub(crate) timeout: Option<Duration>,
+    /// Kill when the reader goes away (foreground exec, terminals).
+    pub(crate) kill_on_detach: bool,
 }
 
 impl Forward {
-    async fn run(self, mut stream: ProcessStream, tx: mpsc::Sender<ProcessEvent>) {
+    pub(crate) async fn run(self, mut stream: ProcessStream, tx: mpsc::Sender<ProcessEvent>) {
         let started = Instant::now();
         let far = tokio::time::Instant::now() + Duration::from_secs(100 * 365 * 86_400);
         let mut deadline = self
@@ -179,10 +179,11 @@ impl Forward {
                 }
             };
             let out = match event {
-                Ok(Some(Ok(AgentEvent::Data(DataEvent::Stdout(b))))) => ProcessEvent::Stdout(b),
-                Ok(Some(Ok(AgentEvent::Data(DataEvent::Stderr(b) | DataEvent::Pty(b))))) => {
-                    ProcessEvent::Stderr(b)
+                // A terminal has one output stream; it goes where stdout goes.
+                Ok(Some(Ok(AgentEvent::Data(DataEvent::Stdout(b) | DataEvent::Pty(b))))) => {
+                    ProcessEvent::Stdout(b)
                 }
+                Ok(Some(Ok(AgentEvent::Data(DataEvent::Stderr(b))))) => ProcessEvent::Stderr(b),
                 Ok(Some(Ok(AgentEvent::End(end)))) => {
                     let end = ProcessEnd {
                         exit_code: if end.exited { end.exit_code } else { -1 },

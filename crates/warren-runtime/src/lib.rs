@@ -54,6 +54,14 @@ pub trait Runtime: Send + Sync + 'static {
     /// A connection to the sandbox's agent: cached, reconnected when it was closed.
     fn agent<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<AgentClient, RuntimeError>>;
 
+    /// Current resource usage; `None` when the sandbox has no cgroup (not running). Measuring
+    /// disk use walks the sandbox's writable layer, so it is only done when `disk` is true.
+    fn stats<'a>(
+        &'a self,
+        id: &'a str,
+        disk: bool,
+    ) -> BoxFuture<'a, Result<Option<SandboxStats>, RuntimeError>>;
+
     /// Kill and remove everything: processes, runc state, mounts, cgroups, directories.
     /// Idempotent; succeeds if already gone.
     fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>>;
@@ -113,6 +121,23 @@ pub struct Limits {
     pub cpu_millis: u32,
     /// Maximum number of processes and threads.
     pub pids: u32,
+}
+
+/// Resource usage of one sandbox at one instant ([`Runtime::stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct SandboxStats {
+    /// CPU time used since the sandbox started, in nanoseconds (all its processes).
+    pub cpu_usage_ns: u64,
+    /// Memory charged to the sandbox, in bytes (page cache included).
+    pub memory_bytes: u64,
+    /// Memory limit in bytes; `None` when unlimited.
+    pub memory_limit_bytes: Option<u64>,
+    /// Processes and threads.
+    pub pids: u64,
+    /// Process limit; `None` when unlimited.
+    pub pids_limit: Option<u64>,
+    /// Bytes written to the sandbox's filesystem (its writable layer); `None` when not measured.
+    pub disk_bytes: Option<u64>,
 }
 
 /// What [`Runtime::create`] returns.

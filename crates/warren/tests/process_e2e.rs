@@ -51,6 +51,8 @@ async fn processes_stream_attach_and_signal() {
     kill_ends_a_process(&client, &sb.id).await;
     cli_streams_and_forwards_stdin(&daemon, &sb.id);
     cli_ps_kill_attach(&daemon, &client, &sb.id).await;
+    terminal_over_websocket(&daemon, &sb.id).await;
+    cli_shell_in_tmux(&daemon, &sb.id);
 }
 
 async fn streaming_exec_is_live(client: &Client, id: &str) {
@@ -306,4 +308,167 @@ async fn cli_ps_kill_attach(daemon: &common::Daemon, client: &Client, id: &str) 
 
     let out = daemon.cli(&["sandbox", "kill", id, &pid]);
     assert_eq!(out.status.code(), Some(3), "an ended process is not found");
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn pty_request(
+    daemon: &common::Daemon,
+    path_and_query: &str,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("ws://{}{path_and_query}", daemon.addr);
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", common::TEST_KEY).parse().unwrap(),
+    );
+    req
+}
+
+/// Terminal output until `needle` appears; the exit notice ends it too.
+async fn ws_read_until(ws: &mut Ws, needle: &str) -> (String, Option<serde_json::Value>) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut out = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {needle:?} in terminal output {out:?}"));
+        match msg {
+            Some(Ok(Message::Binary(b))) => out.push_str(&String::from_utf8_lossy(&b)),
+            Some(Ok(Message::Text(t))) => {
+                let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                if v["type"] == "exit" {
+                    return (out, Some(v));
+                }
+                panic!("unexpected notice {v} after {out:?}");
+            }
+            Some(Ok(_)) => {}
+            other => panic!("socket ended ({other:?}) after {out:?}"),
+        }
+        if !needle.is_empty() && out.contains(needle) {
+            return (out, None);
+        }
+    }
+}
+
+async fn terminal_over_websocket(daemon: &common::Daemon, id: &str) {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let req = pty_request(daemon, &format!("/v1/sandboxes/{id}/pty?cols=80&rows=24"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("terminal connects");
+    let key = |s: &str| Message::Binary(bytes::Bytes::from(s.to_owned()));
+
+    // `stty size` prints rows and columns; the echo of the typed command has no "24 80".
+    ws.send(key("stty size; tty\r")).await.unwrap();
+    let (out, _) = ws_read_until(&mut ws, "24 80").await;
+    assert!(out.contains("24 80"), "{out:?}");
+    let (out, _) = ws_read_until(&mut ws, "/dev/pts/").await;
+    assert!(out.contains("/dev/pts/"), "{out:?}");
+
+    // A resize message changes what the shell sees.
+    let resize = serde_json::json!({"type": "resize", "cols": 120, "rows": 40});
+    ws.send(Message::Text(resize.to_string().into()))
+        .await
+        .unwrap();
+    ws.send(key("stty size\r")).await.unwrap();
+    let (out, _) = ws_read_until(&mut ws, "40 120").await;
+    assert!(out.contains("40 120"), "{out:?}");
+
+    // Exiting the shell sends its status, then the socket closes.
+    ws.send(key("exit 4\r")).await.unwrap();
+    let (_, exit) = ws_read_until(&mut ws, "").await;
+    assert_eq!(exit.expect("exit notice")["exit_code"], 4);
+
+    // Errors come before the upgrade, as JSON with the usual codes.
+    let req = pty_request(daemon, "/v1/sandboxes/sb-missing/pty");
+    match tokio_tungstenite::connect_async(req).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status().as_u16(), 404);
+            let body: serde_json::Value =
+                serde_json::from_slice(resp.body().as_deref().unwrap_or_default()).unwrap();
+            assert_eq!(body["error"]["code"], "sandbox_not_found");
+        }
+        other => panic!("expected a 404, got {other:?}"),
+    }
+    let req = pty_request(daemon, &format!("/v1/sandboxes/{id}/pty?cols=0"));
+    match tokio_tungstenite::connect_async(req).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status().as_u16(), 400);
+        }
+        other => panic!("expected a 400, got {other:?}"),
+    }
+}
+
+/// `warren sandbox shell` in a real terminal (tmux): type a command, see its output, and the
+/// CLI exits with the shell's status.
+fn cli_shell_in_tmux(daemon: &common::Daemon, id: &str) {
+    if common::which("tmux").is_none() {
+        assert!(
+            std::env::var_os("WARREN_REQUIRE_E2E").is_none(),
+            "tmux is missing (scripts/setup-host.sh installs it)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let status_file = dir.path().join("status");
+    let sock = format!("warren-e2e-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        let out = Command::new("tmux")
+            .args(["-L", &sock])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let script = format!(
+        "WARREN_URL={} WARREN_API_KEY={} {} sandbox shell {id}; echo $? > {}; sleep 600",
+        daemon.url,
+        common::TEST_KEY,
+        env!("CARGO_BIN_EXE_warren"),
+        status_file.display()
+    );
+    tmux(&["new-session", "-d", "-x", "100", "-y", "30", &script]);
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !done() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; pane:\n{}",
+                tmux(&["capture-pane", "-p"])
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // The shell's size follows the tmux window.
+    tmux(&["send-keys", "stty size", "Enter"]);
+    wait_for("stty size", &|| {
+        tmux(&["capture-pane", "-p"])
+            .lines()
+            .any(|l| l.trim() == "30 100")
+    });
+    tmux(&["send-keys", "echo hello-from-shell", "Enter"]);
+    wait_for("the echo", &|| {
+        tmux(&["capture-pane", "-p"])
+            .lines()
+            .any(|l| l.trim() == "hello-from-shell")
+    });
+    tmux(&["send-keys", "exit 3", "Enter"]);
+    wait_for("the CLI to exit", &|| {
+        std::fs::read_to_string(&status_file).is_ok_and(|s| s.ends_with('\n'))
+    });
+    let _ = Command::new("tmux")
+        .args(["-L", &sock, "kill-server"])
+        .output();
+    assert_eq!(std::fs::read_to_string(&status_file).unwrap().trim(), "3");
 }

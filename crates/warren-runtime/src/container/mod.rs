@@ -30,6 +30,7 @@ pub(crate) mod rootfs;
 pub(crate) mod runc;
 mod seccomp;
 pub(crate) mod spec;
+mod stats;
 
 use std::collections::{HashMap, HashSet};
 use std::io::ErrorKind;
@@ -581,6 +582,29 @@ impl ContainerRuntime {
     }
 }
 
+impl ContainerRuntime {
+    async fn stats_impl(
+        &self,
+        id: &str,
+        disk: bool,
+    ) -> Result<Option<crate::SandboxStats>, RuntimeError> {
+        if !is_valid_id(id) {
+            return Ok(None);
+        }
+        let dirs = cgroups::dirs(&self.cgroup_rel(id));
+        if dirs.is_empty() {
+            return Ok(None);
+        }
+        let mut usage = stats::from_cgroups(&dirs);
+        if disk {
+            let upper = Layout::new(&self.cfg.state_dir, id).upper();
+            let walked = tokio::task::spawn_blocking(move || stats::disk_usage(&upper)).await;
+            usage.disk_bytes = walked.ok();
+        }
+        Ok(Some(usage))
+    }
+}
+
 impl Runtime for ContainerRuntime {
     fn kind(&self) -> RuntimeKind {
         RuntimeKind::Container
@@ -606,6 +630,14 @@ impl Runtime for ContainerRuntime {
 
     fn agent<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<AgentClient, RuntimeError>> {
         Box::pin(self.agent_impl(id))
+    }
+
+    fn stats<'a>(
+        &'a self,
+        id: &'a str,
+        disk: bool,
+    ) -> BoxFuture<'a, Result<Option<crate::SandboxStats>, RuntimeError>> {
+        Box::pin(self.stats_impl(id, disk))
     }
 
     fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>> {

@@ -8,6 +8,7 @@ mod keys;
 mod process_stream;
 mod processes;
 mod sandboxes;
+mod terminal;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -32,5 +33,6 @@ pub(crate) fn v1() -> Router<AppState> {
         .merge(keys::routes())
         .merge(events::routes())
         .merge(processes::routes())
+        .merge(terminal::routes())
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
 }

@@ -8,6 +8,7 @@ pub mod image;
 pub mod keys;
 pub mod process;
 pub mod sandbox;
+pub mod shell;
 
 use std::collections::BTreeMap;
 

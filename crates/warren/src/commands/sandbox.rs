@@ -29,6 +29,8 @@ pub enum SandboxCommand {
     },
     /// Run a command in a sandbox, streaming its output; exits with the command's exit code.
     Exec(ExecArgs),
+    /// Open an interactive terminal (a login shell, or --cmd) in a sandbox.
+    Shell(super::shell::ShellArgs),
     /// List the processes running in a sandbox.
     Ps {
         /// Sandbox id.
@@ -137,6 +139,7 @@ pub async fn run(cmd: SandboxCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         SandboxCommand::Exec(args) => exec(args).await,
+        SandboxCommand::Shell(args) => super::shell::run(args).await,
         SandboxCommand::Ps { id, remote } => super::process::ps(&id, &remote).await,
         SandboxCommand::Kill(args) => super::process::kill(args).await,
         SandboxCommand::Attach { id, pid, remote } => {
