@@ -65,6 +65,14 @@ fn daemon_pid(addr: &str) -> u32 {
     panic!("no daemon process listening on {addr}");
 }
 
+/// The pid of the sandbox's agent (its container's init), from runc's state.
+fn agent_pid(daemon: &common::Daemon, id: &str) -> u32 {
+    let state = daemon.state.join("runc").join(id).join("state.json");
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).expect("runc state")).unwrap();
+    v["init_process_pid"].as_u64().expect("init_process_pid") as u32
+}
+
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -127,6 +135,7 @@ async fn big_file_streams(daemon: &common::Daemon, client: &Client, id: &str) {
         .collect();
     let pid = daemon_pid(&daemon.addr.to_string());
     let sampler = RssSampler::start(pid);
+    let agent = RssSampler::start(agent_pid(daemon, id));
 
     // Upload 1 GiB generated on the fly, hashing what is sent.
     let sent = Arc::new(Mutex::new(Sha256::new()));
@@ -162,7 +171,19 @@ async fn big_file_streams(daemon: &common::Daemon, client: &Client, id: &str) {
     assert_eq!(hex::encode(got.finalize()), sent);
 
     let max = sampler.max_kib();
-    eprintln!("daemon RSS peaked at {} MiB during the 1 GiB transfer", max / 1024);
+    let agent_max = agent.max_kib();
+    drop(agent);
+    eprintln!("agent RSS peaked at {} MiB", agent_max / 1024);
+    assert!(agent_max > 0, "agent RSS was sampled");
+    assert!(
+        agent_max < 100 * 1024,
+        "agent RSS reached {} MiB during a 1 GiB transfer",
+        agent_max / 1024
+    );
+    eprintln!(
+        "daemon RSS peaked at {} MiB during the 1 GiB transfer",
+        max / 1024
+    );
     assert!(sampler.samples.load(Ordering::Relaxed) > 10);
     drop(sampler);
     assert!(
