@@ -11,6 +11,7 @@ mod events;
 mod exec;
 mod files;
 mod image;
+mod metrics;
 mod keys;
 mod process;
 mod sandbox;
@@ -22,6 +23,7 @@ pub use files::{
     ChmodRequest, ChownRequest, FileEntry, FileKind, FileList, MkdirRequest, MoveRequest,
 };
 pub use image::{Image, ImageConfig, ImageList, PullEvent, PullRequest};
+pub use metrics::{MetricsSample, SandboxMetrics};
 pub use keys::{ApiKey, CreateKeyRequest, CreatedKey, KeyList, KeyScope};
 pub use process::{
     OutputChunk, Process, ProcessExit, ProcessList, ProcessStarted, SignalName, SignalRequest,

@@ -7,6 +7,7 @@
 mod events;
 mod files;
 mod images;
+mod metrics;
 mod keys;
 mod processes;
 mod sandboxes;

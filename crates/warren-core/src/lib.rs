@@ -21,6 +21,7 @@ mod ids;
 mod images;
 mod keys;
 mod locks;
+mod metrics;
 mod process;
 mod reconcile;
 mod sandbox;
@@ -42,6 +43,7 @@ pub use process::{
     ProcessEnd, ProcessEvent, ProcessEvents, ProcessSignal, RunningProcess, StartProcess,
 };
 pub use terminal::{OpenTerminal, Terminal, TerminalInput};
+pub use metrics::{MetricsSample, SandboxMetrics};
 pub use reconcile::ReconcileReport;
 pub use sandbox::{CreateSandbox, MAX_PAGE, Sandbox, SandboxSpec};
 pub use warren_images::{
@@ -86,6 +88,7 @@ struct Inner {
     runtime: Arc<dyn Runtime>,
     defaults: Defaults,
     locks: locks::SandboxLocks,
+    metrics: metrics::MetricsStore,
     events: events::EventHub,
 }
 
@@ -112,6 +115,7 @@ impl Core {
                 runtime,
                 defaults,
                 locks: locks::SandboxLocks::default(),
+                metrics: metrics::MetricsStore::default(),
                 events: events::EventHub::default(),
             }),
         }

@@ -10,6 +10,7 @@
 mod auth;
 mod convert;
 mod error;
+mod http_metrics;
 mod json;
 mod rate_limit;
 mod routes;

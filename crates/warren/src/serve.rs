@@ -79,6 +79,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!(?report, "reconciled sandboxes left by the previous daemon");
     }
     spawn_reconciler(core.clone());
+    core.spawn_metrics_sampler();
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -4,6 +4,7 @@ mod events;
 mod files;
 mod health;
 mod images;
+mod metrics;
 mod keys;
 mod process_stream;
 mod processes;
@@ -34,5 +35,7 @@ pub(crate) fn v1() -> Router<AppState> {
         .merge(events::routes())
         .merge(processes::routes())
         .merge(terminal::routes())
+        .merge(metrics::routes())
+        .route_layer(axum::middleware::from_fn(crate::http_metrics::track))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
 }
