@@ -288,6 +288,11 @@ async fn directory_operations(client: &Client, id: &str) {
     assert_eq!(err.code(), Some(ErrorCode::FileNotFound));
     let err = client.remove_file(id, "/tmp/t", true).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::FileNotFound));
+    // The root cannot be removed, however it is spelt.
+    for root in ["/", "/tmp/..", "/tmp/../../"] {
+        let err = client.remove_file(id, root, true).await.unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::InvalidRequest), "{root}: {err}");
+    }
 }
 
 async fn permissions_and_owner(daemon: &common::Daemon, client: &Client, id: &str) {

@@ -123,6 +123,9 @@ pub fn chown(
 /// Remove `p`: `not_found` if missing; a non-empty directory without `recursive` is
 /// `failed_precondition`.
 pub fn remove(p: &Path, recursive: bool) -> Result<(), ConnectError> {
+    if p == Path::new("/") {
+        return Err(invalid("cannot remove the root directory"));
+    }
     let meta = std::fs::symlink_metadata(p).map_err(|e| io_error("cannot remove", p, &e))?;
     let r = if !meta.is_dir() {
         std::fs::remove_file(p)
