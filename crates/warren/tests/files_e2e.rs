@@ -445,6 +445,15 @@ async fn cp_tree_round_trip(daemon: &common::Daemon, client: &Client, id: &str) 
     let back = tmp.path().join("back");
     cli(&["cp", &remote, back.to_str().unwrap()]);
     assert_eq!(snapshot(&src), snapshot(&back));
+    // A symlink named as the source is followed.
+    sh(client, id, "ln -s /srv/copy /srv/copy-link").await;
+    let via_link = tmp.path().join("via-link");
+    cli(&[
+        "cp",
+        &format!("{id}:/srv/copy-link"),
+        via_link.to_str().unwrap(),
+    ]);
+    assert_eq!(snapshot(&src), snapshot(&via_link));
     // Into an existing local directory: under the remote name.
     cli(&["cp", &format!("{id}:/srv/tree"), back.to_str().unwrap()]);
     assert_eq!(snapshot(&src), snapshot(&back.join("tree")));

@@ -3,7 +3,8 @@
 //! tar streams built and extracted here, chunk by chunk, never whole in memory.
 //!
 //! If DST is an existing directory, SRC is copied into it under its own name; otherwise SRC is
-//! copied to DST. Modes travel with the data; files extracted here belong to the caller, files
+//! copied to DST. A symlink named as SRC is followed (on either side); symlinks inside a copied
+//! tree are copied as symlinks. Modes travel with the data; files extracted here belong to the caller, files
 //! extracted in the sandbox to the sandbox's default user.
 
 use std::io::{self, Read, Write};
@@ -122,11 +123,21 @@ async fn upload(client: &Client, src: &Path, id: &str, dst: &str) -> anyhow::Res
 }
 
 async fn download(client: &Client, id: &str, src: &str, dst: &Path) -> anyhow::Result<()> {
-    let entry = client.stat_file(id, src).await?;
+    let mut entry = client.stat_file(id, src).await?;
     let target = if dst.is_dir() {
         dst.join(base_name(src)?)
     } else {
         dst.to_path_buf()
+    };
+    // A symlink named as SRC is followed, as on the local side: its target is copied.
+    let resolved;
+    let src = match (entry.kind, &entry.symlink_target) {
+        (FileKind::Symlink, Some(t)) => {
+            resolved = t.clone();
+            entry = client.stat_file(id, &resolved).await?;
+            resolved.as_str()
+        }
+        _ => src,
     };
     if entry.kind == FileKind::Dir {
         let mut stream = client.read_archive(id, src).await?;
