@@ -407,8 +407,14 @@ mod tests {
         std::fs::create_dir_all(src.join("a/b")).unwrap();
         std::fs::write(src.join("a/b/f"), b"data").unwrap();
         std::os::unix::fs::symlink("../a", src.join("link")).unwrap();
+        // As the daemon sends it: everything under one top entry, which extraction replaces.
         let mut tar = Vec::new();
-        build_tar(&mut tar, &src).unwrap();
+        {
+            let mut b = tar::Builder::new(&mut tar);
+            b.follow_symlinks(false);
+            append_tree(&mut b, &src, Path::new("top")).unwrap();
+            b.finish().unwrap();
+        }
         let out = dir.path().join("out");
         extract_tar(&tar[..], &out).unwrap();
         assert_eq!(std::fs::read(out.join("a/b/f")).unwrap(), b"data");
