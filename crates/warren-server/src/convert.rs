@@ -4,7 +4,8 @@ use time::OffsetDateTime;
 use warren_api_types as api;
 use warren_core::{Image, Sandbox, SandboxState};
 
-fn time_from_ms(ms: i64) -> OffsetDateTime {
+/// Unix milliseconds (how warren stores times) as a timestamp.
+pub(crate) fn time_from_ms(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }

@@ -17,12 +17,12 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::routing::get;
 use futures_util::Stream;
 use serde::Deserialize;
-use time::OffsetDateTime;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use warren_api_types as api;
 use warren_core::{Core, EventFilter, EventRecord, MAX_EVENTS_PAGE};
 
+use crate::convert::time_from_ms;
 use crate::json::Query;
 use crate::{ApiError, AppState, convert};
 
@@ -31,11 +31,6 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/events", get(list))
         .route("/events/stream", get(stream))
-}
-
-fn time_from_ms(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 pub(crate) fn event(e: EventRecord) -> api::Event {

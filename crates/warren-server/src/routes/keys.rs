@@ -5,10 +5,10 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
-use time::OffsetDateTime;
 use warren_api_types as api;
 use warren_core::{CreateKey, KeyInfo, Principal, Scope};
 
+use crate::convert::time_from_ms;
 use crate::json::Json;
 use crate::{ApiError, AppState};
 
@@ -17,11 +17,6 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/keys", get(list).post(create))
         .route("/keys/{id}", delete(revoke))
-}
-
-fn time_from_ms(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 fn scope(s: Scope) -> api::KeyScope {

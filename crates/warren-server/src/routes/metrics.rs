@@ -8,9 +8,9 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use time::OffsetDateTime;
 use warren_api_types as api;
 
+use crate::convert::time_from_ms;
 use crate::http_metrics::{self, label};
 use crate::{ApiError, AppState};
 
@@ -23,8 +23,7 @@ pub(crate) fn routes() -> Router<AppState> {
 
 fn sample(s: warren_core::MetricsSample) -> api::MetricsSample {
     api::MetricsSample {
-        at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(s.at_ms) * 1_000_000)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        at: time_from_ms(s.at_ms),
         cpu_percent: s.cpu_percent,
         memory_bytes: s.memory_bytes,
         memory_limit_bytes: s.memory_limit_bytes,
