@@ -223,7 +223,7 @@ impl Core {
         Ok(())
     }
 
-    /// Sample every running sandbox every [`SAMPLE_EVERY`], forever.
+    /// Sample every running sandbox every 5 s (`SAMPLE_EVERY`), forever.
     pub fn spawn_metrics_sampler(&self) {
         let core = self.clone();
         tokio::spawn(async move {
