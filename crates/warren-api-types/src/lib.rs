@@ -11,8 +11,8 @@ mod events;
 mod exec;
 mod files;
 mod image;
-mod metrics;
 mod keys;
+mod metrics;
 mod process;
 mod sandbox;
 
@@ -23,8 +23,8 @@ pub use files::{
     ChmodRequest, ChownRequest, FileEntry, FileKind, FileList, MkdirRequest, MoveRequest,
 };
 pub use image::{Image, ImageConfig, ImageList, PullEvent, PullRequest};
-pub use metrics::{MetricsSample, SandboxMetrics};
 pub use keys::{ApiKey, CreateKeyRequest, CreatedKey, KeyList, KeyScope};
+pub use metrics::{MetricsSample, SandboxMetrics};
 pub use process::{
     OutputChunk, Process, ProcessExit, ProcessList, ProcessStarted, SignalName, SignalRequest,
     StartProcessRequest,

@@ -7,14 +7,14 @@
 mod events;
 mod files;
 mod images;
-mod metrics;
 mod keys;
+mod metrics;
 mod processes;
 mod sandboxes;
 
+pub use events::{EventQuery, EventStream};
 pub use files::ByteStream;
 pub use processes::{ProcessEventStream, ProcessStreamEvent};
-pub use events::{EventQuery, EventStream};
 use reqwest::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use warren_api_types::{ErrorBody, ErrorCode, Health};

@@ -33,22 +33,22 @@ use std::sync::Arc;
 pub use auth::{ApiKey, Principal};
 pub use error::{CoreError, ErrorKind};
 pub use events::{EventFilter, MAX_EVENTS_PAGE};
-pub use keys::{CreateKey, CreatedKey, KeyInfo, MAX_KEY_LIFETIME_S, Scope};
-pub use warren_store::EventRecord;
 pub use exec::{ExecInput, ExecOutput, MAX_OUTPUT};
 pub use files::MAX_FILE_BYTES;
-/// Agent-side file types the files API passes through (streams, entries).
-pub use warren_agent_proto::{AgentBody, EntryInfo, FileStream, FileType};
+pub use keys::{CreateKey, CreatedKey, KeyInfo, MAX_KEY_LIFETIME_S, Scope};
+pub use metrics::{MetricsSample, SandboxMetrics};
 pub use process::{
     ProcessEnd, ProcessEvent, ProcessEvents, ProcessSignal, RunningProcess, StartProcess,
 };
-pub use terminal::{OpenTerminal, Terminal, TerminalInput};
-pub use metrics::{MetricsSample, SandboxMetrics};
 pub use reconcile::ReconcileReport;
 pub use sandbox::{CreateSandbox, MAX_PAGE, Sandbox, SandboxSpec};
+pub use terminal::{OpenTerminal, Terminal, TerminalInput};
+/// Agent-side file types the files API passes through (streams, entries).
+pub use warren_agent_proto::{AgentBody, EntryInfo, FileStream, FileType};
 pub use warren_images::{
     Credentials, Image, ImageConfig, NoProgress, PullEvent, PullOptions, PullProgress,
 };
+pub use warren_store::EventRecord;
 pub use warren_store::SandboxState;
 
 use warren_images::ImageStore;
@@ -88,8 +88,8 @@ struct Inner {
     runtime: Arc<dyn Runtime>,
     defaults: Defaults,
     locks: locks::SandboxLocks,
-    metrics: metrics::MetricsStore,
     events: events::EventHub,
+    metrics: metrics::MetricsStore,
 }
 
 impl std::fmt::Debug for Core {
@@ -115,8 +115,8 @@ impl Core {
                 runtime,
                 defaults,
                 locks: locks::SandboxLocks::default(),
-                metrics: metrics::MetricsStore::default(),
                 events: events::EventHub::default(),
+                metrics: metrics::MetricsStore::default(),
             }),
         }
     }

@@ -57,7 +57,9 @@ impl SqliteStore {
     /// (deferred) transaction that reads first and writes later cannot wait
     /// for the lock when another writer commits in between: SQLite fails it at
     /// once with "database is locked". `BEGIN IMMEDIATE` waits (busy_timeout).
-    pub(crate) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+    pub(crate) async fn write_tx(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
         self.pool
             .begin_with("BEGIN IMMEDIATE")
             .await
