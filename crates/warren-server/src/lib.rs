@@ -38,12 +38,11 @@ pub struct AppState {
 
 /// The whole API as one router.
 pub fn router(state: AppState) -> Router {
-    let v1 = routes::v1().route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        auth::require_api_key,
-    ));
+    let authenticated = || middleware::from_fn_with_state(state.clone(), auth::require_api_key);
+    let v1 = routes::v1().route_layer(authenticated());
     Router::new()
         .merge(routes::health())
+        .merge(routes::prometheus().route_layer(authenticated()))
         .nest("/v1", v1)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -116,5 +116,23 @@ async fn sandbox_and_daemon_metrics() {
         "{text}"
     );
 
+    // Scrapers find the same exposition at /metrics, behind the API key.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let scraped = http
+        .get(format!("{}/metrics", daemon.url))
+        .bearer_auth(common::TEST_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status().as_u16(), 200);
+    assert!(scraped.text().await.unwrap().contains("warren_build_info"));
+    let anonymous = http
+        .get(format!("{}/metrics", daemon.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+
     client.delete_sandbox(&id).await.unwrap();
 }

@@ -25,6 +25,12 @@ pub(crate) fn health() -> Router<AppState> {
     Router::new().route("/healthz", get(health::healthz))
 }
 
+/// Prometheus scrapers expect `/metrics`; it is the same exposition as `/v1/metrics`, behind the
+/// same API key.
+pub(crate) fn prometheus() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics::prometheus))
+}
+
 /// The authenticated `/v1` API: each resource module contributes its routes.
 pub(crate) fn v1() -> Router<AppState> {
     Router::new()
