@@ -27,6 +27,12 @@ pub struct CreateSandboxRequest {
     /// Process limit (16..=65536, default 1024).
     #[serde(default)]
     pub pids_limit: Option<u32>,
+    /// Default working directory of commands (absolute); defaults to the image's WorkingDir.
+    #[serde(default)]
+    pub workdir: Option<String>,
+    /// Default user of commands (name, uid or uid:gid); defaults to the image's User.
+    #[serde(default)]
+    pub user: Option<String>,
     /// Labels for filtering: keys of 1-63 characters (letters, digits, `._/-`), values of 0-63.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
@@ -42,6 +48,8 @@ impl CreateSandboxRequest {
             cpu: None,
             memory_mb: None,
             pids_limit: None,
+            workdir: None,
+            user: None,
             labels: BTreeMap::new(),
         }
     }
@@ -112,6 +120,12 @@ pub struct Sandbox {
     pub memory_mb: u64,
     /// Process limit.
     pub pids_limit: u32,
+    /// Default working directory of commands, when set at creation (else the image's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    /// Default user of commands, when set at creation (else the image's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     /// Labels.
     pub labels: BTreeMap<String, String>,
     /// Why the sandbox is in `error`, when it is.

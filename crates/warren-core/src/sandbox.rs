@@ -24,6 +24,10 @@ pub struct CreateSandbox {
     pub memory_mb: Option<u64>,
     /// Process limit.
     pub pids_limit: Option<u32>,
+    /// Default working directory of commands; `None`: the image's.
+    pub workdir: Option<String>,
+    /// Default user of commands; `None`: the image's.
+    pub user: Option<String>,
     /// Labels.
     pub labels: BTreeMap<String, String>,
 }
@@ -43,6 +47,12 @@ pub struct SandboxSpec {
     pub pids_limit: u32,
     /// Hostname inside the sandbox.
     pub hostname: String,
+    /// Default working directory of commands, when given at creation.
+    #[serde(default)]
+    pub workdir: Option<String>,
+    /// Default user of commands, when given at creation.
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 /// A sandbox as the domain sees it.
@@ -109,6 +119,12 @@ impl Core {
         }
         validate::env("env", &req.env)?;
         validate::labels(&req.labels)?;
+        if let Some(dir) = &req.workdir {
+            validate::sandbox_path("workdir", dir)?;
+        }
+        if let Some(user) = &req.user {
+            validate::user("user", user)?;
+        }
         let cpu = req.cpu.unwrap_or(d.cpu);
         if !cpu.is_finite() || !(0.1..=64.0).contains(&cpu) {
             return Err(CoreError::invalid(
@@ -137,6 +153,8 @@ impl Core {
             memory_mb,
             pids_limit,
             hostname: String::new(),
+            workdir: req.workdir.clone(),
+            user: req.user.clone(),
         })
     }
 
@@ -189,8 +207,14 @@ impl Core {
             hostname: spec.hostname.clone(),
             layers,
             env: merge_env(&image.config.env, &spec.env),
-            workdir: image.config.working_dir.clone(),
-            user: image.config.user.clone(),
+            workdir: spec
+                .workdir
+                .clone()
+                .unwrap_or_else(|| image.config.working_dir.clone()),
+            user: spec
+                .user
+                .clone()
+                .unwrap_or_else(|| image.config.user.clone()),
             main_cmd: main_cmd(&spec, &image.config),
             limits: Limits {
                 memory_bytes: spec.memory_mb * 1024 * 1024,

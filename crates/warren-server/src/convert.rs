@@ -34,6 +34,8 @@ pub(crate) fn sandbox(s: Sandbox) -> api::Sandbox {
         cpu: s.spec.cpu,
         memory_mb: s.spec.memory_mb,
         pids_limit: s.spec.pids_limit,
+        workdir: s.spec.workdir,
+        user: s.spec.user,
         labels: s.labels,
         error: s.error,
         created_at: time_from_ms(s.created_at),

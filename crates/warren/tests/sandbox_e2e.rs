@@ -53,8 +53,31 @@ async fn sandbox_lifecycle_exec_and_files() {
     as_root.user = Some("root".into());
     assert_eq!(client.exec(&app.id, &as_root).await.unwrap().stdout, "0\n");
 
+    // Create-time workdir and user override the image's for every command.
+    let mut custom = create_req(&python);
+    custom.workdir = Some("/tmp".into());
+    custom.user = Some("app".into());
+    let custom = client
+        .create_sandbox(&custom)
+        .await
+        .expect("create with workdir and user");
+    assert_eq!(
+        (custom.workdir.as_deref(), custom.user.as_deref()),
+        (Some("/tmp"), Some("app"))
+    );
+    let out = client
+        .exec(&custom.id, &exec(&["sh", "-c", "id -un; pwd"]))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "app\n/tmp\n", "stderr: {}", out.stderr);
+    let mut relative = create_req(&python);
+    relative.workdir = Some("tmp".into());
+    let err = client.create_sandbox(&relative).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::InvalidRequest), "{err}");
+    assert!(err.to_string().contains("workdir"), "{err}");
+
     // Deleting leaves no mount, cgroup, directory or runc state behind.
-    for id in [&sb.id, &app.id] {
+    for id in [&sb.id, &app.id, &custom.id] {
         client.delete_sandbox(id).await.expect("delete");
         let err = client.get_sandbox(id).await.unwrap_err();
         assert_eq!(err.code(), Some(ErrorCode::SandboxNotFound));

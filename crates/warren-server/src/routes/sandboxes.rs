@@ -34,6 +34,8 @@ pub(crate) async fn create(
         cpu: req.cpu,
         memory_mb: req.memory_mb,
         pids_limit: req.pids_limit,
+        workdir: req.workdir,
+        user: req.user,
         labels: req.labels,
     };
     let sb = st.core.create_sandbox(input, &who.key_name).await?;

@@ -79,6 +79,12 @@ pub struct CreateArgs {
     /// Process limit.
     #[arg(long)]
     pub pids_limit: Option<u32>,
+    /// Default working directory of commands (absolute).
+    #[arg(short = 'w', long)]
+    pub workdir: Option<String>,
+    /// Default user of commands (name, uid or uid:gid).
+    #[arg(short, long)]
+    pub user: Option<String>,
     /// Label KEY=VALUE (repeatable).
     #[arg(short, long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
@@ -166,6 +172,8 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
         cpu: args.cpu,
         memory_mb: args.memory_mb,
         pids_limit: args.pids_limit,
+        workdir: args.workdir,
+        user: args.user,
         labels: key_values("label", &args.labels)?,
     };
     let client = config::client(&args.remote)?;
