@@ -16,6 +16,7 @@ pub use events::{EventQuery, EventStream};
 pub use files::ByteStream;
 pub use processes::{ProcessEventStream, ProcessStreamEvent};
 use reqwest::{Method, RequestBuilder, Response};
+pub use sandboxes::SandboxQuery;
 use serde::de::DeserializeOwned;
 use warren_api_types::{ErrorBody, ErrorCode, Health};
 

@@ -5,6 +5,17 @@ use warren_api_types::{CreateSandboxRequest, ExecRequest, ExecResponse, Sandbox,
 
 use crate::{Client, ClientError, seg};
 
+/// Filters of a sandbox listing; `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SandboxQuery {
+    /// Only sandboxes in this state (e.g. `running`).
+    pub state: Option<String>,
+    /// Only sandboxes created from this image reference.
+    pub image: Option<String>,
+    /// Label selector `key=value[,key=value...]`; every pair must match.
+    pub label: Option<String>,
+}
+
 impl Client {
     /// `POST /v1/sandboxes`.
     pub async fn create_sandbox(&self, req: &CreateSandboxRequest) -> Result<Sandbox, ClientError> {
@@ -18,22 +29,49 @@ impl Client {
         cursor: Option<&str>,
         limit: Option<u32>,
     ) -> Result<SandboxList, ClientError> {
+        self.find_sandboxes(&SandboxQuery::default(), cursor, limit)
+            .await
+    }
+
+    /// `GET /v1/sandboxes` with filters: one page.
+    pub async fn find_sandboxes(
+        &self,
+        query: &SandboxQuery,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<SandboxList, ClientError> {
         let mut req = self.request(Method::GET, "/v1/sandboxes");
-        if let Some(c) = cursor {
-            req = req.query(&[("cursor", c)]);
-        }
-        if let Some(l) = limit {
-            req = req.query(&[("limit", l)]);
+        let pairs = [
+            ("cursor", cursor.map(str::to_owned)),
+            ("limit", limit.map(|l| l.to_string())),
+            ("state", query.state.clone()),
+            ("image", query.image.clone()),
+            ("label", query.label.clone()),
+        ];
+        for (name, value) in pairs {
+            if let Some(v) = value {
+                req = req.query(&[(name, v)]);
+            }
         }
         self.json(req).await
     }
 
     /// Every sandbox, following cursors.
     pub async fn list_all_sandboxes(&self) -> Result<Vec<Sandbox>, ClientError> {
+        self.find_all_sandboxes(&SandboxQuery::default()).await
+    }
+
+    /// Every sandbox matching `query`, following cursors.
+    pub async fn find_all_sandboxes(
+        &self,
+        query: &SandboxQuery,
+    ) -> Result<Vec<Sandbox>, ClientError> {
         let mut all = Vec::new();
         let mut cursor = None;
         loop {
-            let page = self.list_sandboxes(cursor.as_deref(), Some(500)).await?;
+            let page = self
+                .find_sandboxes(query, cursor.as_deref(), Some(500))
+                .await?;
             all.extend(page.items);
             match page.next_cursor {
                 Some(c) => cursor = Some(c),

@@ -49,7 +49,7 @@ pub use warren_images::{
     Credentials, Image, ImageConfig, NoProgress, PullEvent, PullOptions, PullProgress,
 };
 pub use warren_store::EventRecord;
-pub use warren_store::SandboxState;
+pub use warren_store::{SandboxFilter, SandboxState};
 
 use warren_images::ImageStore;
 use warren_runtime::Runtime;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use warren_runtime::{Limits, SandboxSpec as RuntimeSpec};
-use warren_store::{NewEvent, SandboxRecord, SandboxState, StoreError, Transition};
+use warren_store::{NewEvent, SandboxFilter, SandboxRecord, SandboxState, StoreError, Transition};
 
 use crate::clock::now_ms;
 use crate::{Core, CoreError, ids, validate};
@@ -269,9 +269,14 @@ impl Core {
     /// A page of sandboxes in creation order, and the cursor of the next page.
     pub async fn list_sandboxes(
         &self,
+        filter: &SandboxFilter,
         cursor: Option<&str>,
         limit: Option<u32>,
     ) -> Result<(Vec<Sandbox>, Option<String>), CoreError> {
+        for (key, value) in &filter.labels {
+            let one = BTreeMap::from([(key.clone(), value.clone())]);
+            validate::labels(&one)?;
+        }
         let after = match cursor {
             None => None,
             Some(c) => Some(c.parse::<i64>().map_err(|_| {
@@ -286,7 +291,11 @@ impl Core {
             ));
         }
         // One extra row tells whether another page exists.
-        let mut rows = self.inner.store.list_sandboxes(after, limit + 1).await?;
+        let mut rows = self
+            .inner
+            .store
+            .find_sandboxes(filter, after, limit + 1)
+            .await?;
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         let items = rows

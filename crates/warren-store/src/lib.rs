@@ -21,7 +21,8 @@ use std::pin::Pin;
 
 pub use error::StoreError;
 pub use model::{
-    ApiKeyRecord, EventQuery, EventRecord, NewEvent, SandboxRecord, SandboxState, Transition,
+    ApiKeyRecord, EventQuery, EventRecord, NewEvent, SandboxFilter, SandboxRecord, SandboxState,
+    Transition,
 };
 pub use sqlite::SqliteStore;
 
@@ -49,6 +50,14 @@ pub trait Store: Send + Sync + 'static {
         after: Option<i64>,
         limit: u32,
     ) -> BoxFuture<'_, Result<Vec<SandboxRecord>, StoreError>>;
+
+    /// Like [`Store::list_sandboxes`], keeping only the sandboxes that match `filter`.
+    fn find_sandboxes<'a>(
+        &'a self,
+        filter: &'a SandboxFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<SandboxRecord>, StoreError>>;
 
     /// Move a sandbox to a new state and record the event atomically. Fails
     /// with [`StoreError::StateConflict`] when the current state is not `from`.

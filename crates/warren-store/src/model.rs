@@ -94,6 +94,17 @@ pub struct SandboxRecord {
     pub updated_at: i64,
 }
 
+/// Which sandboxes a listing keeps; every given condition must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SandboxFilter {
+    /// Only sandboxes in this state.
+    pub state: Option<SandboxState>,
+    /// Only sandboxes created from this image reference (as stored).
+    pub image: Option<String>,
+    /// Only sandboxes carrying every one of these labels with these values.
+    pub labels: Vec<(String, String)>,
+}
+
 /// A state change plus the event that records it.
 #[derive(Debug, Clone)]
 pub struct Transition {

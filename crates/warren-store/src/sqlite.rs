@@ -11,8 +11,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 
 use crate::{
-    ApiKeyRecord, BoxFuture, EventQuery, EventRecord, NewEvent, SandboxRecord, SandboxState, Store,
-    StoreError, Transition,
+    ApiKeyRecord, BoxFuture, EventQuery, EventRecord, NewEvent, SandboxFilter, SandboxRecord,
+    SandboxState, Store, StoreError, Transition,
 };
 
 /// Current time in Unix milliseconds.
@@ -237,6 +237,44 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::query("list sandboxes"))?;
+            rows.iter().map(sandbox_from_row).collect()
+        })
+    }
+
+    fn find_sandboxes<'a>(
+        &'a self,
+        filter: &'a SandboxFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<SandboxRecord>, StoreError>> {
+        Box::pin(async move {
+            let mut sql = format!("SELECT {SANDBOX_COLUMNS} FROM sandboxes WHERE seq > ?");
+            if filter.state.is_some() {
+                sql.push_str(" AND state = ?");
+            }
+            if filter.image.is_some() {
+                sql.push_str(" AND image_ref = ?");
+            }
+            for _ in &filter.labels {
+                // Keys are `[A-Za-z0-9._/-]` (validated), so quoting them in the path is safe.
+                sql.push_str(" AND json_extract(labels, ?) = ?");
+            }
+            sql.push_str(" ORDER BY seq LIMIT ?");
+            let mut q = sqlx::query(&sql).bind(after.unwrap_or(0));
+            if let Some(state) = filter.state {
+                q = q.bind(state.as_str());
+            }
+            if let Some(image) = &filter.image {
+                q = q.bind(image);
+            }
+            for (key, value) in &filter.labels {
+                q = q.bind(format!("$.\"{key}\"")).bind(value);
+            }
+            let rows = q
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::query("find sandboxes"))?;
             rows.iter().map(sandbox_from_row).collect()
         })
     }

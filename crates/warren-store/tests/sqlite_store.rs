@@ -174,3 +174,93 @@ async fn concurrent_writers_wait_instead_of_failing() {
     }
     assert!(store.list_sandboxes(None, 100).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn find_sandboxes_by_state_image_and_labels() {
+    use warren_store::SandboxFilter;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("warren.db"))
+        .await
+        .unwrap();
+    for (id, team, env, image) in [
+        ("sb-1", "a", "prod", "img:1"),
+        ("sb-2", "a", "dev", "img:1"),
+        ("sb-3", "b", "prod", "img:2"),
+    ] {
+        let mut sb = sandbox(id);
+        sb.labels = BTreeMap::from([
+            ("team".into(), team.into()),
+            ("app.io/env".into(), env.into()),
+        ]);
+        sb.image_ref = image.into();
+        store
+            .insert_sandbox(&sb, &event(id, "sandbox.create"))
+            .await
+            .unwrap();
+    }
+    let t = Transition {
+        id: "sb-2".into(),
+        from: None,
+        to: SandboxState::Running,
+        error: None,
+        at: 2,
+        event: event("sb-2", "sandbox.started"),
+    };
+    store.transition(&t).await.unwrap();
+    let ids = |v: Vec<SandboxRecord>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    let by = |f: SandboxFilter| {
+        let store = &store;
+        async move { ids(store.find_sandboxes(&f, None, 10).await.unwrap()) }
+    };
+    let label = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+    assert_eq!(
+        by(SandboxFilter {
+            labels: vec![label("team", "a")],
+            ..Default::default()
+        })
+        .await,
+        ["sb-1", "sb-2"]
+    );
+    assert_eq!(
+        by(SandboxFilter {
+            labels: vec![label("team", "a"), label("app.io/env", "prod")],
+            ..Default::default()
+        })
+        .await,
+        ["sb-1"]
+    );
+    assert_eq!(
+        by(SandboxFilter {
+            state: Some(SandboxState::Running),
+            ..Default::default()
+        })
+        .await,
+        ["sb-2"]
+    );
+    assert_eq!(
+        by(SandboxFilter {
+            image: Some("img:2".into()),
+            ..Default::default()
+        })
+        .await,
+        ["sb-3"]
+    );
+    assert!(
+        by(SandboxFilter {
+            labels: vec![label("team", "c")],
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+    // Paging continues after a cursor.
+    let first = store
+        .find_sandboxes(&SandboxFilter::default(), None, 2)
+        .await
+        .unwrap();
+    let rest = store
+        .find_sandboxes(&SandboxFilter::default(), Some(first[1].seq), 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(rest), ["sb-3"]);
+}

@@ -76,6 +76,41 @@ async fn sandbox_lifecycle_exec_and_files() {
     assert_eq!(err.code(), Some(ErrorCode::InvalidRequest), "{err}");
     assert!(err.to_string().contains("workdir"), "{err}");
 
+    // Listing filters: label selector, state, image; a bad state is a 400 naming the field.
+    use warren_client::SandboxQuery;
+    let ids = |v: Vec<warren_api_types::Sandbox>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    let by_label = SandboxQuery {
+        label: Some("suite=e2e".into()),
+        ..SandboxQuery::default()
+    };
+    assert_eq!(
+        ids(client.find_all_sandboxes(&by_label).await.unwrap()),
+        [sb.id.clone()]
+    );
+    let by_image = SandboxQuery {
+        image: Some(python_app.clone()),
+        ..SandboxQuery::default()
+    };
+    assert_eq!(
+        ids(client.find_all_sandboxes(&by_image).await.unwrap()),
+        [app.id.clone()]
+    );
+    let running = SandboxQuery {
+        state: Some("running".into()),
+        ..SandboxQuery::default()
+    };
+    assert_eq!(client.find_all_sandboxes(&running).await.unwrap().len(), 3);
+    let bogus = SandboxQuery {
+        state: Some("sleeping".into()),
+        ..SandboxQuery::default()
+    };
+    let err = client.find_all_sandboxes(&bogus).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::InvalidRequest), "{err}");
+    assert!(err.to_string().contains("state"), "{err}");
+    let out = daemon.cli(&["sandbox", "ls", "--label", "suite=e2e", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+
     // Deleting leaves no mount, cgroup, directory or runc state behind.
     for id in [&sb.id, &app.id, &custom.id] {
         client.delete_sandbox(id).await.expect("delete");

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use warren_api_types as api;
-use warren_core::{CreateSandbox, ExecInput, Principal};
+use warren_core::{CreateSandbox, ExecInput, Principal, SandboxFilter, SandboxState};
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -47,13 +47,52 @@ pub(crate) async fn create(
 pub(crate) struct ListQuery {
     cursor: Option<String>,
     limit: Option<u32>,
+    /// Only sandboxes in this state.
+    state: Option<String>,
+    /// Only sandboxes created from this image reference.
+    image: Option<String>,
+    /// Label selector: `key=value[,key=value...]`; every pair must match.
+    label: Option<String>,
+}
+
+impl ListQuery {
+    fn filter(&self) -> Result<SandboxFilter, ApiError> {
+        let state = match &self.state {
+            None => None,
+            Some(s) => Some(s.parse::<SandboxState>().map_err(|_| {
+                let all: Vec<_> = SandboxState::ALL.iter().map(|s| s.as_str()).collect();
+                ApiError::invalid(format!("state: {s:?} is not one of {}", all.join(", ")))
+            })?),
+        };
+        let mut labels = Vec::new();
+        for pair in self
+            .label
+            .iter()
+            .flat_map(|l| l.split(','))
+            .filter(|p| !p.is_empty())
+        {
+            let (k, v) = pair
+                .split_once('=')
+                .ok_or_else(|| ApiError::invalid(format!("label: {pair:?} is not key=value")))?;
+            labels.push((k.to_owned(), v.to_owned()));
+        }
+        Ok(SandboxFilter {
+            state,
+            image: self.image.clone(),
+            labels,
+        })
+    }
 }
 
 pub(crate) async fn list(
     State(st): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> Result<axum::Json<api::SandboxList>, ApiError> {
-    let (items, next_cursor) = st.core.list_sandboxes(q.cursor.as_deref(), q.limit).await?;
+    let filter = q.filter()?;
+    let (items, next_cursor) = st
+        .core
+        .list_sandboxes(&filter, q.cursor.as_deref(), q.limit)
+        .await?;
     Ok(axum::Json(api::SandboxList {
         items: items.into_iter().map(convert::sandbox).collect(),
         next_cursor,

@@ -17,6 +17,15 @@ pub enum SandboxCommand {
     /// List sandboxes.
     #[command(visible_alias = "list")]
     Ls {
+        /// Only sandboxes in this state (creating, running, paused, error, ...).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only sandboxes created from this image reference.
+        #[arg(long)]
+        image: Option<String>,
+        /// Only sandboxes with this label (KEY=VALUE; repeatable, all must match).
+        #[arg(short, long = "label", value_name = "KEY=VALUE")]
+        labels: Vec<String>,
         #[command(flatten)]
         remote: Remote,
     },
@@ -121,8 +130,18 @@ pub struct ExecArgs {
 pub async fn run(cmd: SandboxCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         SandboxCommand::Create(args) => create(args).await,
-        SandboxCommand::Ls { remote } => {
-            let items = config::client(&remote)?.list_all_sandboxes().await?;
+        SandboxCommand::Ls {
+            state,
+            image,
+            labels,
+            remote,
+        } => {
+            let query = warren_client::SandboxQuery {
+                state,
+                image,
+                label: (!labels.is_empty()).then(|| labels.join(",")),
+            };
+            let items = config::client(&remote)?.find_all_sandboxes(&query).await?;
             if remote.json {
                 output::json(&items)?;
             } else if items.is_empty() {
