@@ -85,7 +85,7 @@ async fn sandbox_lifecycle_exec_and_files() {
     };
     assert_eq!(
         ids(client.find_all_sandboxes(&by_label).await.unwrap()),
-        [sb.id.clone()]
+        vec![sb.id.clone()]
     );
     let by_image = SandboxQuery {
         image: Some(python_app.clone()),
@@ -93,7 +93,7 @@ async fn sandbox_lifecycle_exec_and_files() {
     };
     assert_eq!(
         ids(client.find_all_sandboxes(&by_image).await.unwrap()),
-        [app.id.clone()]
+        vec![app.id.clone()]
     );
     let running = SandboxQuery {
         state: Some("running".into()),
