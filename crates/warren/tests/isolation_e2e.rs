@@ -107,6 +107,7 @@ async fn sandboxes_are_isolated_and_limited() {
         out.stdout
     );
 
+    host_users_cannot_read_sandbox_files(&daemon, &id);
     files_api_stays_inside(&client, &id).await;
     memory_hog_is_killed(&client, &id).await;
     fork_bomb_is_contained(&client, &daemon, &id).await;
@@ -163,6 +164,46 @@ async fn files_api_stays_inside(client: &Client, id: &str) {
         .ok();
     assert_eq!(std::fs::read(&secret).unwrap(), b"HOST SECRET");
     std::fs::remove_file(&secret).unwrap();
+}
+
+/// An unprivileged host user cannot reach a sandbox's files (its rootfs or
+/// upper dir) or the image store under the state dir, while root can.
+fn host_users_cannot_read_sandbox_files(daemon: &common::Daemon, id: &str) {
+    let as_nobody = |path: &std::path::Path| {
+        std::process::Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "ls",
+                "-d",
+            ])
+            .arg(path)
+            .output()
+            .expect("run setpriv")
+            .status
+            .success()
+    };
+    // The probe itself works: nobody can list a world-readable directory.
+    assert!(
+        as_nobody(std::path::Path::new("/tmp")),
+        "setpriv as nobody must work here"
+    );
+    let sandbox = daemon.state.join("sandboxes").join(id);
+    // `dir/.` needs search permission on `dir` itself, not only on its parents.
+    for path in [
+        sandbox.join("rootfs/etc/passwd"),
+        sandbox.join("upper/."),
+        daemon.state.join("layers/."),
+        daemon.state.join("content/."),
+    ] {
+        assert!(path.exists(), "{} should exist for root", path.display());
+        assert!(
+            !as_nobody(&path),
+            "user nobody can reach {}",
+            path.display()
+        );
+    }
 }
 
 fn host_shadow() -> Vec<u8> {

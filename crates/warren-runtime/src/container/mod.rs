@@ -158,7 +158,9 @@ fn resolve_on_path(prog: &Path) -> Option<PathBuf> {
 /// Make every existing ancestor of `dir` traversable by others (o+x): runc resolves the rootfs
 /// path from inside the user namespace, as the unprivileged shifted root.
 fn ensure_traversable(dir: &Path) -> Result<(), RuntimeError> {
-    for anc in dir.ancestors() {
+    // `dir` itself is excluded: it is root:<mapped gid> 0710 on purpose, so that other host
+    // users cannot reach sandboxes' files; the mapped root traverses it through its group.
+    for anc in dir.ancestors().skip(1) {
         let Ok(meta) = std::fs::metadata(anc) else {
             continue;
         };
