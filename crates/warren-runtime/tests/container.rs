@@ -125,7 +125,9 @@ async fn limits_are_enforced() {
         &[
             "sh",
             "-c",
-            "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo ${#x}",
+            // The hog volunteers as the OOM victim: much of its memory is pipe and page
+            // cache, not its RSS, so the kernel could otherwise pick the agent.
+            "echo 1000 > /proc/self/oom_score_adj; x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo ${#x}",
         ],
     );
     assert_ne!(code, 0, "allocation past the limit must fail: {out}");
