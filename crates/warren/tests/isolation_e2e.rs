@@ -95,6 +95,15 @@ async fn sandboxes_are_isolated_and_limited() {
         0,
         "CAP_SYS_ADMIN must be dropped: {cap_eff}"
     );
+    // Commands are preferred OOM victims over the agent (PID 1), whose death would end the sandbox.
+    let out = client
+        .exec(
+            &id,
+            &sh("cat /proc/self/oom_score_adj /proc/1/oom_score_adj", 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "500\n0\n", "{out:?}");
     // Only loopback in the network namespace.
     let out = client
         .exec(&id, &sh("ls /sys/class/net", 10))

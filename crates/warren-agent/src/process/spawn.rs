@@ -106,10 +106,21 @@ pub fn spawn(reaper: &Reaper, spec: SpawnSpec) -> io::Result<Spawned> {
     let groups: Vec<libc::gid_t> = spec.user.groups.clone();
     let (uid, gid) = (spec.user.uid, spec.user.gid);
     // SAFETY: the closure runs in the forked child before exec and only makes async-signal-safe
-    // syscalls (setsid, ioctl TIOCSCTTY on fd 0, setgroups, setgid, setuid) on data prepared
-    // before the fork; it does not allocate or take locks.
+    // syscalls (open/write/close of a static path, setsid, ioctl TIOCSCTTY on fd 0, setgroups,
+    // setgid, setuid) on data prepared before the fork; it does not allocate or take locks.
     unsafe {
         cmd.pre_exec(move || {
+            // Processes go before the agent when the sandbox runs out of memory: if PID 1 were
+            // OOM-killed the whole sandbox would die. Raising one's own score needs no privilege;
+            // failing to (an unusual /proc) is not worth refusing the command for.
+            let fd = libc::open(
+                c"/proc/self/oom_score_adj".as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC,
+            );
+            if fd >= 0 {
+                libc::write(fd, b"500".as_ptr().cast(), 3);
+                libc::close(fd);
+            }
             if libc::setsid() < 0 {
                 return Err(io::Error::last_os_error());
             }
