@@ -14,6 +14,12 @@ use crate::{Core, CoreError, ErrorKind, validate};
 /// limited only by the sandbox's disk.
 pub const MAX_FILE_BYTES: usize = 256 * 1024 * 1024;
 
+/// An absolute sandbox path and, when given, a valid user.
+fn check_path_and_user(path: &str, user: Option<&str>) -> Result<(), CoreError> {
+    validate::sandbox_path("path", path)?;
+    check_user(user)
+}
+
 fn check_user(user: Option<&str>) -> Result<(), CoreError> {
     if let Some(user) = user {
         validate::user("user", user)?;
@@ -43,6 +49,18 @@ impl Core {
         self.agent(id).await
     }
 
+    /// Validate `path` and `user`, then the agent of running sandbox `id`.
+    async fn path_agent(
+        &self,
+        id: &str,
+        path: &str,
+        user: Option<&str>,
+        operation: &'static str,
+    ) -> Result<warren_runtime::AgentClient, CoreError> {
+        check_path_and_user(path, user)?;
+        self.file_agent(id, operation).await
+    }
+
     /// The bytes of a file inside the sandbox (buffered; prefer [`Core::read_file_stream`]).
     pub async fn read_file(
         &self,
@@ -50,9 +68,7 @@ impl Core {
         path: &str,
         user: Option<&str>,
     ) -> Result<Bytes, CoreError> {
-        validate::sandbox_path("path", path)?;
-        check_user(user)?;
-        let agent = self.file_agent(id, "read a file in").await?;
+        let agent = self.path_agent(id, path, user, "read a file in").await?;
         agent
             .read_file(path, user)
             .await
@@ -66,9 +82,7 @@ impl Core {
         path: &str,
         user: Option<&str>,
     ) -> Result<FileStream, CoreError> {
-        validate::sandbox_path("path", path)?;
-        check_user(user)?;
-        let agent = self.file_agent(id, "read a file in").await?;
+        let agent = self.path_agent(id, path, user, "read a file in").await?;
         agent
             .read_file_stream(path, user)
             .await
@@ -84,8 +98,7 @@ impl Core {
         user: Option<&str>,
         body: AgentBody,
     ) -> Result<(), CoreError> {
-        validate::sandbox_path("path", path)?;
-        check_user(user)?;
+        check_path_and_user(path, user)?;
         if path.ends_with('/') {
             return Err(CoreError::invalid(
                 "path",
@@ -107,9 +120,7 @@ impl Core {
         path: &str,
         user: Option<&str>,
     ) -> Result<EntryInfo, CoreError> {
-        validate::sandbox_path("path", path)?;
-        check_user(user)?;
-        let agent = self.file_agent(id, "stat a file in").await?;
+        let agent = self.path_agent(id, path, user, "stat a file in").await?;
         agent
             .stat(path, user)
             .await
@@ -124,8 +135,7 @@ impl Core {
         depth: u32,
         user: Option<&str>,
     ) -> Result<Vec<EntryInfo>, CoreError> {
-        validate::sandbox_path("path", path)?;
-        check_user(user)?;
+        check_path_and_user(path, user)?;
         if !(1..=32).contains(&depth) {
             return Err(CoreError::invalid("depth", "must be between 1 and 32"));
         }
@@ -144,8 +154,7 @@ impl Core {
         mode: Option<&str>,
         user: Option<&str>,
     ) -> Result<EntryInfo, CoreError> {
-        validate::sandbox_path("path", path)?;
-        check_user(user)?;
+        check_path_and_user(path, user)?;
         let mode = mode.map(|m| parse_mode("mode", m)).transpose()?;
         let agent = self.file_agent(id, "create a directory in").await?;
         let err = |e| CoreError::from_agent(id, path, e, ErrorKind::FileNotFound);
@@ -170,8 +179,7 @@ impl Core {
         recursive: bool,
         user: Option<&str>,
     ) -> Result<(), CoreError> {
-        validate::sandbox_path("path", path)?;
-        check_user(user)?;
+        check_path_and_user(path, user)?;
         if path.trim_end_matches('/').is_empty() {
             return Err(CoreError::invalid(
                 "path",
@@ -211,8 +219,7 @@ impl Core {
         mode: &str,
         user: Option<&str>,
     ) -> Result<EntryInfo, CoreError> {
-        validate::sandbox_path("path", path)?;
-        check_user(user)?;
+        check_path_and_user(path, user)?;
         let mode = parse_mode("mode", mode)?;
         let agent = self.file_agent(id, "chmod a file in").await?;
         agent
@@ -230,8 +237,7 @@ impl Core {
         group: Option<&str>,
         user: Option<&str>,
     ) -> Result<EntryInfo, CoreError> {
-        validate::sandbox_path("path", path)?;
-        check_user(user)?;
+        check_path_and_user(path, user)?;
         if owner.is_none() && group.is_none() {
             return Err(CoreError::invalid(
                 "owner",
@@ -258,9 +264,7 @@ impl Core {
         path: &str,
         user: Option<&str>,
     ) -> Result<FileStream, CoreError> {
-        validate::sandbox_path("path", path)?;
-        check_user(user)?;
-        let agent = self.file_agent(id, "archive files in").await?;
+        let agent = self.path_agent(id, path, user, "archive files in").await?;
         agent
             .read_archive(path, user)
             .await
@@ -275,9 +279,7 @@ impl Core {
         user: Option<&str>,
         body: AgentBody,
     ) -> Result<(), CoreError> {
-        validate::sandbox_path("path", path)?;
-        check_user(user)?;
-        let agent = self.file_agent(id, "extract files in").await?;
+        let agent = self.path_agent(id, path, user, "extract files in").await?;
         agent
             .write_archive(path, user, body)
             .await
