@@ -29,7 +29,7 @@ pub use process::{
     OutputChunk, Process, ProcessExit, ProcessList, ProcessStarted, SignalName, SignalRequest,
     StartProcessRequest,
 };
-pub use sandbox::{CreateSandboxRequest, Sandbox, SandboxList, SandboxState};
+pub use sandbox::{CreateSandboxRequest, Sandbox, SandboxList, SandboxState, UpdateSandboxRequest};
 
 /// `GET /healthz` response.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -33,9 +33,18 @@ pub struct CreateSandboxRequest {
     /// Default user of commands (name, uid or uid:gid); defaults to the image's User.
     #[serde(default)]
     pub user: Option<String>,
+    /// Disk quota in MiB for everything the sandbox writes (its filesystem changes and its
+    /// logs; the image's layers are shared and not counted); 64..=1048576, default 10240.
+    /// Past it, writes inside the sandbox fail with ENOSPC.
+    #[serde(default)]
+    pub disk_mb: Option<u64>,
     /// Labels for filtering: keys of 1-63 characters (letters, digits, `._/-`), values of 0-63.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Free-form data for the caller (at most 64 entries, keys 1-128 bytes, values up to 4096
+    /// bytes); warren stores and returns it and never interprets it.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
 }
 
 impl CreateSandboxRequest {
@@ -50,7 +59,9 @@ impl CreateSandboxRequest {
             pids_limit: None,
             workdir: None,
             user: None,
+            disk_mb: None,
             labels: BTreeMap::new(),
+            metadata: BTreeMap::new(),
         }
     }
 }
@@ -126,8 +137,12 @@ pub struct Sandbox {
     /// Default user of commands, when set at creation (else the image's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// Disk quota in MiB (filesystem changes and logs).
+    pub disk_mb: u64,
     /// Labels.
     pub labels: BTreeMap<String, String>,
+    /// Caller's free-form data.
+    pub metadata: BTreeMap<String, String>,
     /// Why the sandbox is in `error`, when it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -146,4 +161,17 @@ pub struct SandboxList {
     pub items: Vec<Sandbox>,
     /// Pass as `?cursor=` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// `PATCH /v1/sandboxes/{id}`: change what can change on a live sandbox. A field that is present
+/// replaces the whole map; an absent field is left as it is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSandboxRequest {
+    /// New labels (same rules as at creation), replacing the old ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    /// New metadata (same rules as at creation), replacing the old one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, String>>,
 }

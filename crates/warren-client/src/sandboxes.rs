@@ -1,7 +1,9 @@
 //! Sandboxes: create, list, get, delete, exec.
 
 use reqwest::Method;
-use warren_api_types::{CreateSandboxRequest, ExecRequest, ExecResponse, Sandbox, SandboxList};
+use warren_api_types::{
+    CreateSandboxRequest, ExecRequest, ExecResponse, Sandbox, SandboxList, UpdateSandboxRequest,
+};
 
 use crate::{Client, ClientError, seg};
 
@@ -83,6 +85,17 @@ impl Client {
     /// `GET /v1/sandboxes/{id}`.
     pub async fn get_sandbox(&self, id: &str) -> Result<Sandbox, ClientError> {
         self.json(self.request(Method::GET, &format!("/v1/sandboxes/{}", seg(id))))
+            .await
+    }
+
+    /// `PATCH /v1/sandboxes/{id}`: replace labels and/or metadata.
+    pub async fn update_sandbox(
+        &self,
+        id: &str,
+        req: &UpdateSandboxRequest,
+    ) -> Result<Sandbox, ClientError> {
+        let path = format!("/v1/sandboxes/{}", seg(id));
+        self.json(self.request(Method::PATCH, &path).json(req))
             .await
     }
 

@@ -41,7 +41,7 @@ pub use process::{
     ProcessEnd, ProcessEvent, ProcessEvents, ProcessSignal, RunningProcess, StartProcess,
 };
 pub use reconcile::ReconcileReport;
-pub use sandbox::{CreateSandbox, MAX_PAGE, Sandbox, SandboxSpec};
+pub use sandbox::{CreateSandbox, MAX_PAGE, Sandbox, SandboxSpec, UpdateSandbox};
 pub use terminal::{OpenTerminal, Terminal, TerminalInput};
 /// Agent-side file types the files API passes through (streams, entries).
 pub use warren_agent_proto::{AgentBody, EntryInfo, FileStream, FileType};
@@ -64,6 +64,8 @@ pub struct Defaults {
     pub memory_mb: u64,
     /// Process limit.
     pub pids_limit: u32,
+    /// Disk quota in MiB.
+    pub disk_mb: u64,
 }
 
 impl Default for Defaults {
@@ -72,6 +74,7 @@ impl Default for Defaults {
             cpu: 1.0,
             memory_mb: 512,
             pids_limit: 1024,
+            disk_mb: 10 * 1024,
         }
     }
 }

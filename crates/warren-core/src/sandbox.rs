@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use warren_runtime::{Limits, SandboxSpec as RuntimeSpec};
-use warren_store::{NewEvent, SandboxFilter, SandboxRecord, SandboxState, StoreError, Transition};
+use warren_store::{
+    NewEvent, SandboxFilter, SandboxRecord, SandboxState, SandboxUpdate, StoreError, Transition,
+};
 
 use crate::clock::now_ms;
 use crate::{Core, CoreError, ids, validate};
@@ -28,8 +30,21 @@ pub struct CreateSandbox {
     pub workdir: Option<String>,
     /// Default user of commands; `None`: the image's.
     pub user: Option<String>,
+    /// Disk quota in MiB.
+    pub disk_mb: Option<u64>,
     /// Labels.
     pub labels: BTreeMap<String, String>,
+    /// Caller's free-form metadata.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A change to a live sandbox; `None` fields are left as they are, given maps replace the old.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateSandbox {
+    /// New labels.
+    pub labels: Option<BTreeMap<String, String>>,
+    /// New metadata.
+    pub metadata: Option<BTreeMap<String, String>>,
 }
 
 /// The persisted specification of a sandbox (the store's `spec` JSON).
@@ -53,6 +68,9 @@ pub struct SandboxSpec {
     /// Default user of commands, when given at creation.
     #[serde(default)]
     pub user: Option<String>,
+    /// Disk quota in MiB; 0 for sandboxes created before quotas existed (unlimited).
+    #[serde(default)]
+    pub disk_mb: u64,
 }
 
 /// A sandbox as the domain sees it.
@@ -70,6 +88,8 @@ pub struct Sandbox {
     pub spec: SandboxSpec,
     /// Labels.
     pub labels: BTreeMap<String, String>,
+    /// Caller's free-form metadata.
+    pub metadata: BTreeMap<String, String>,
     /// Why it is in `error`.
     pub error: Option<String>,
     /// Unix milliseconds.
@@ -94,6 +114,7 @@ impl TryFrom<SandboxRecord> for Sandbox {
             image_digest: r.image_digest,
             spec,
             labels: r.labels,
+            metadata: r.metadata,
             error: r.error,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -119,6 +140,7 @@ impl Core {
         }
         validate::env("env", &req.env)?;
         validate::labels(&req.labels)?;
+        validate::metadata(&req.metadata)?;
         if let Some(dir) = &req.workdir {
             validate::sandbox_path("workdir", dir)?;
         }
@@ -146,6 +168,13 @@ impl Core {
                 format!("{pids_limit} is outside 16..=65536"),
             ));
         }
+        let disk_mb = req.disk_mb.unwrap_or(d.disk_mb);
+        if !(64..=1_048_576).contains(&disk_mb) {
+            return Err(CoreError::invalid(
+                "disk_mb",
+                format!("{disk_mb} is outside 64..=1048576"),
+            ));
+        }
         Ok(SandboxSpec {
             cmd: req.cmd.clone(),
             env: req.env.clone(),
@@ -155,6 +184,7 @@ impl Core {
             hostname: String::new(),
             workdir: req.workdir.clone(),
             user: req.user.clone(),
+            disk_mb,
         })
     }
 
@@ -187,6 +217,7 @@ impl Core {
             image_digest: image.digest.clone(),
             spec: serde_json::to_value(&spec).expect("spec serializes"),
             labels: req.labels.clone(),
+            metadata: req.metadata.clone(),
             error: None,
             created_at: now,
             updated_at: now,
@@ -221,6 +252,7 @@ impl Core {
                 // Validated to 0.1..=64, so this is 100..=64000.
                 cpu_millis: (spec.cpu * 1000.0).round() as u32,
                 pids: spec.pids_limit,
+                disk_bytes: spec.disk_mb * 1024 * 1024,
             },
         };
         if let Err(source) = self.inner.runtime.create(&runtime_spec).await {
@@ -308,6 +340,47 @@ impl Core {
             None
         };
         Ok((items, next))
+    }
+
+    /// Replace a sandbox's labels and/or metadata, in any state but `deleting`.
+    pub async fn update_sandbox(
+        &self,
+        id: &str,
+        req: UpdateSandbox,
+        actor: &str,
+    ) -> Result<Sandbox, CoreError> {
+        if let Some(labels) = &req.labels {
+            validate::labels(labels)?;
+        }
+        if let Some(metadata) = &req.metadata {
+            validate::metadata(metadata)?;
+        }
+        let _guard = self.inner.locks.lock(id).await;
+        let sb = self.get_sandbox(id).await?;
+        if sb.state == SandboxState::Deleting {
+            return Err(CoreError::WrongState {
+                id: id.to_owned(),
+                state: sb.state,
+                operation: "update",
+            });
+        }
+        let update = SandboxUpdate {
+            id: id.to_owned(),
+            labels: req.labels,
+            metadata: req.metadata,
+            event: event(id, "sandbox.update", actor, None, None),
+        };
+        let record = self
+            .inner
+            .store
+            .update_sandbox(&update)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound { .. } => CoreError::SandboxNotFound { id: id.to_owned() },
+                other => other.into(),
+            })?;
+        self.publish_events().await;
+        record.try_into()
     }
 
     /// Delete a sandbox: processes, filesystem, mounts, cgroups, record.

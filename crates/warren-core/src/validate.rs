@@ -95,6 +95,31 @@ pub(crate) fn labels<'a>(
     Ok(())
 }
 
+/// Metadata: at most 64 entries, keys 1-128 bytes without control characters, values up to 4096
+/// bytes without NUL.
+pub(crate) fn metadata<'a>(
+    metadata: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> Result<(), CoreError> {
+    for (i, (k, v)) in metadata.into_iter().enumerate() {
+        if i >= 64 {
+            return Err(CoreError::invalid("metadata", "at most 64 entries"));
+        }
+        if !(1..=128).contains(&k.len()) || k.chars().any(char::is_control) {
+            return Err(CoreError::invalid(
+                "metadata",
+                format!("key {k:?} must be 1-128 bytes without control characters"),
+            ));
+        }
+        if v.len() > 4096 || v.contains('\0') {
+            return Err(CoreError::invalid(
+                "metadata",
+                format!("value of {k:?} must be at most 4096 bytes without NUL"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// An absolute path inside a sandbox.
 pub(crate) fn sandbox_path(field: &'static str, path: &str) -> Result<(), CoreError> {
     if !path.starts_with('/') {
@@ -168,6 +193,10 @@ mod tests {
         assert!(labels(&map(&[("", "x")])).is_err());
         assert!(labels(&map(&[("a b", "x")])).is_err());
         assert!(labels(&map(&[("k", &"v".repeat(64))])).is_err());
+        assert!(metadata(&map(&[("run id", "any text: é, spaces, {json}")])).is_ok());
+        assert!(metadata(&map(&[("", "x")])).is_err());
+        assert!(metadata(&map(&[("k", &"v".repeat(4097))])).is_err());
+        assert!(metadata(&map(&[("k", "a\0b")])).is_err());
     }
 
     #[test]

@@ -111,6 +111,7 @@ async fn main() {
             memory_bytes: 256 << 20,
             cpu_millis: 1000,
             pids: 256,
+            disk_bytes: 0,
         },
     };
 

@@ -121,6 +121,9 @@ pub struct Limits {
     pub cpu_millis: u32,
     /// Maximum number of processes and threads.
     pub pids: u32,
+    /// Disk quota in bytes for everything the sandbox writes (its filesystem changes, logs and
+    /// runtime files); 0 means unlimited.
+    pub disk_bytes: u64,
 }
 
 /// Resource usage of one sandbox at one instant ([`Runtime::stats`]).

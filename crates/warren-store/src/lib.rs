@@ -22,7 +22,7 @@ use std::pin::Pin;
 pub use error::StoreError;
 pub use model::{
     ApiKeyRecord, EventQuery, EventRecord, NewEvent, SandboxFilter, SandboxRecord, SandboxState,
-    Transition,
+    SandboxUpdate, Transition,
 };
 pub use sqlite::SqliteStore;
 
@@ -65,6 +65,13 @@ pub trait Store: Send + Sync + 'static {
         &'a self,
         transition: &'a Transition,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Replace a sandbox's labels and/or metadata and record the event atomically; returns the
+    /// updated row. Fails with [`StoreError::NotFound`] when there is no such sandbox.
+    fn update_sandbox<'a>(
+        &'a self,
+        update: &'a SandboxUpdate,
+    ) -> BoxFuture<'a, Result<SandboxRecord, StoreError>>;
 
     /// Remove a sandbox's row and record `event` in the same transaction.
     fn delete_sandbox<'a>(

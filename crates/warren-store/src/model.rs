@@ -86,6 +86,8 @@ pub struct SandboxRecord {
     pub spec: serde_json::Value,
     /// Labels.
     pub labels: BTreeMap<String, String>,
+    /// Caller's free-form metadata.
+    pub metadata: BTreeMap<String, String>,
     /// Reason for `Error`.
     pub error: Option<String>,
     /// Unix milliseconds.
@@ -103,6 +105,19 @@ pub struct SandboxFilter {
     pub image: Option<String>,
     /// Only sandboxes carrying every one of these labels with these values.
     pub labels: Vec<(String, String)>,
+}
+
+/// A change of a sandbox's labels and/or metadata; `None` leaves that field as it is.
+#[derive(Debug, Clone)]
+pub struct SandboxUpdate {
+    /// Sandbox id.
+    pub id: String,
+    /// New labels.
+    pub labels: Option<BTreeMap<String, String>>,
+    /// New metadata.
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// Event to append in the same transaction.
+    pub event: NewEvent,
 }
 
 /// A state change plus the event that records it.

@@ -12,7 +12,7 @@ use sqlx::{Row, SqlitePool};
 
 use crate::{
     ApiKeyRecord, BoxFuture, EventQuery, EventRecord, NewEvent, SandboxFilter, SandboxRecord,
-    SandboxState, Store, StoreError, Transition,
+    SandboxState, SandboxUpdate, Store, StoreError, Transition,
 };
 
 /// Current time in Unix milliseconds.
@@ -27,8 +27,7 @@ pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
 }
 
-const SANDBOX_COLUMNS: &str =
-    "seq, id, state, image_ref, image_digest, spec, labels, error, created_at, updated_at";
+const SANDBOX_COLUMNS: &str = "seq, id, state, image_ref, image_digest, spec, labels, metadata, error, created_at, updated_at";
 
 impl SqliteStore {
     /// Open (creating if needed) the database at `path` and migrate it.
@@ -109,6 +108,7 @@ fn sandbox_from_row(row: &SqliteRow) -> Result<SandboxRecord, StoreError> {
     };
     let spec: String = row.try_get("spec").map_err(get)?;
     let labels: String = row.try_get("labels").map_err(get)?;
+    let metadata: String = row.try_get("metadata").map_err(get)?;
     let state: String = row.try_get("state").map_err(get)?;
     Ok(SandboxRecord {
         seq: row.try_get("seq").map_err(get)?,
@@ -119,6 +119,8 @@ fn sandbox_from_row(row: &SqliteRow) -> Result<SandboxRecord, StoreError> {
         spec: serde_json::from_str(&spec).map_err(corrupt("sandbox spec"))?,
         labels: serde_json::from_str::<BTreeMap<String, String>>(&labels)
             .map_err(corrupt("sandbox labels"))?,
+        metadata: serde_json::from_str::<BTreeMap<String, String>>(&metadata)
+            .map_err(corrupt("sandbox metadata"))?,
         error: row.try_get("error").map_err(get)?,
         created_at: row.try_get("created_at").map_err(get)?,
         updated_at: row.try_get("updated_at").map_err(get)?,
@@ -178,9 +180,10 @@ impl Store for SqliteStore {
         Box::pin(async move {
             let mut tx = self.write_tx().await?;
             let labels = serde_json::to_string(&sb.labels).unwrap_or_else(|_| "{}".into());
+            let metadata = serde_json::to_string(&sb.metadata).unwrap_or_else(|_| "{}".into());
             sqlx::query(
-                "INSERT INTO sandboxes (id, state, image_ref, image_digest, spec, labels, error, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO sandboxes (id, state, image_ref, image_digest, spec, labels, metadata, error, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&sb.id)
             .bind(sb.state.as_str())
@@ -188,6 +191,7 @@ impl Store for SqliteStore {
             .bind(&sb.image_digest)
             .bind(sb.spec.to_string())
             .bind(labels)
+            .bind(metadata)
             .bind(&sb.error)
             .bind(sb.created_at)
             .bind(sb.updated_at)
@@ -319,6 +323,48 @@ impl Store for SqliteStore {
             tx.commit()
                 .await
                 .map_err(StoreError::query("commit transition"))
+        })
+    }
+
+    fn update_sandbox<'a>(
+        &'a self,
+        u: &'a SandboxUpdate,
+    ) -> BoxFuture<'a, Result<SandboxRecord, StoreError>> {
+        Box::pin(async move {
+            let mut tx = self.write_tx().await?;
+            let json = |m: &Option<BTreeMap<String, String>>| {
+                m.as_ref()
+                    .map(|m| serde_json::to_string(m).unwrap_or_else(|_| "{}".into()))
+            };
+            let done = sqlx::query(
+                "UPDATE sandboxes SET labels = COALESCE(?, labels), metadata = COALESCE(?, metadata)
+                 WHERE id = ?",
+            )
+            .bind(json(&u.labels))
+            .bind(json(&u.metadata))
+            .bind(&u.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query("update sandbox"))?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound {
+                    what: "sandbox",
+                    id: u.id.clone(),
+                });
+            }
+            let row = sqlx::query(&format!(
+                "SELECT {SANDBOX_COLUMNS} FROM sandboxes WHERE id = ?"
+            ))
+            .bind(&u.id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::query("read updated sandbox"))?;
+            let record = sandbox_from_row(&row)?;
+            Self::insert_event(&mut tx, &u.event).await?;
+            tx.commit()
+                .await
+                .map_err(StoreError::query("commit update sandbox"))?;
+            Ok(record)
         })
     }
 

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use warren_store::{
-    ApiKeyRecord, NewEvent, SandboxRecord, SandboxState, SqliteStore, Store, StoreError, Transition,
+    ApiKeyRecord, NewEvent, SandboxRecord, SandboxState, SandboxUpdate, SqliteStore, Store,
+    StoreError, Transition,
 };
 
 fn sandbox(id: &str) -> SandboxRecord {
@@ -15,6 +16,7 @@ fn sandbox(id: &str) -> SandboxRecord {
         image_digest: "sha256:abc".into(),
         spec: serde_json::json!({"cpu": 1.0}),
         labels: BTreeMap::from([("team".into(), "a".into())]),
+        metadata: BTreeMap::from([("owner".into(), "ci".into())]),
         error: None,
         created_at: 1,
         updated_at: 1,
@@ -263,4 +265,53 @@ async fn find_sandboxes_by_state_image_and_labels() {
         .await
         .unwrap();
     assert_eq!(ids(rest), ["sb-3"]);
+}
+
+#[tokio::test]
+async fn updates_replace_only_the_given_maps_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("warren.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    store
+        .insert_sandbox(&sandbox("sb-u"), &event("sb-u", "sandbox.create"))
+        .await
+        .unwrap();
+
+    let new_labels = BTreeMap::from([("team".into(), "b".into()), ("tier".into(), "x".into())]);
+    let updated = store
+        .update_sandbox(&SandboxUpdate {
+            id: "sb-u".into(),
+            labels: Some(new_labels.clone()),
+            metadata: None,
+            event: event("sb-u", "sandbox.update"),
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated.labels, new_labels);
+    assert_eq!(updated.metadata["owner"], "ci", "absent metadata is kept");
+
+    store
+        .update_sandbox(&SandboxUpdate {
+            id: "sb-u".into(),
+            labels: None,
+            metadata: Some(BTreeMap::new()),
+            event: event("sb-u", "sandbox.update"),
+        })
+        .await
+        .unwrap();
+    drop(store);
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    let sb = store.get_sandbox("sb-u").await.unwrap().unwrap();
+    assert_eq!(sb.labels, new_labels);
+    assert!(sb.metadata.is_empty());
+    let missing = store
+        .update_sandbox(&SandboxUpdate {
+            id: "sb-none".into(),
+            labels: None,
+            metadata: None,
+            event: event("sb-none", "sandbox.update"),
+        })
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })));
 }

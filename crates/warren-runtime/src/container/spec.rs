@@ -427,6 +427,7 @@ mod tests {
                 memory_bytes: 256 << 20,
                 cpu_millis: 500,
                 pids: 64,
+                disk_bytes: 0,
             },
         }
     }

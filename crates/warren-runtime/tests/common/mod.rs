@@ -99,6 +99,7 @@ impl Fixture {
                 memory_bytes: 64 << 20,
                 cpu_millis: 500,
                 pids: 100,
+                disk_bytes: 0,
             },
         }
     }

@@ -6,7 +6,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use warren_api_types as api;
-use warren_core::{CreateSandbox, ExecInput, Principal, SandboxFilter, SandboxState};
+use warren_core::{
+    CreateSandbox, ExecInput, Principal, SandboxFilter, SandboxState, UpdateSandbox,
+};
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -18,7 +20,7 @@ use crate::{ApiError, AppState, convert};
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/sandboxes", post(create).get(list))
-        .route("/sandboxes/{id}", get(get_one).delete(delete))
+        .route("/sandboxes/{id}", get(get_one).patch(update).delete(delete))
         .route("/sandboxes/{id}/exec", post(exec))
 }
 
@@ -36,7 +38,9 @@ pub(crate) async fn create(
         pids_limit: req.pids_limit,
         workdir: req.workdir,
         user: req.user,
+        disk_mb: req.disk_mb,
         labels: req.labels,
+        metadata: req.metadata,
     };
     let sb = st.core.create_sandbox(input, &who.key_name).await?;
     Ok((StatusCode::CREATED, axum::Json(convert::sandbox(sb))))
@@ -106,6 +110,20 @@ pub(crate) async fn get_one(
     Ok(axum::Json(convert::sandbox(
         st.core.get_sandbox(&id).await?,
     )))
+}
+
+pub(crate) async fn update(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    Json(req): Json<api::UpdateSandboxRequest>,
+) -> Result<axum::Json<api::Sandbox>, ApiError> {
+    let change = UpdateSandbox {
+        labels: req.labels,
+        metadata: req.metadata,
+    };
+    let sb = st.core.update_sandbox(&id, change, &who.key_name).await?;
+    Ok(axum::Json(convert::sandbox(sb)))
 }
 
 pub(crate) async fn delete(

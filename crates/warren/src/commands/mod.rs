@@ -9,6 +9,7 @@ pub mod keys;
 pub mod process;
 pub mod sandbox;
 pub mod shell;
+pub mod update;
 
 use std::collections::BTreeMap;
 

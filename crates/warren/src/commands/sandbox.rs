@@ -36,6 +36,8 @@ pub enum SandboxCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Change a sandbox's labels or metadata (KEY=VALUE sets, KEY- removes).
+    Update(super::update::UpdateArgs),
     /// Run a command in a sandbox, streaming its output; exits with the command's exit code.
     Exec(ExecArgs),
     /// Open an interactive terminal (a login shell, or --cmd) in a sandbox.
@@ -94,9 +96,15 @@ pub struct CreateArgs {
     /// Default user of commands (name, uid or uid:gid).
     #[arg(short, long)]
     pub user: Option<String>,
+    /// Disk quota in MiB (filesystem changes and logs).
+    #[arg(long)]
+    pub disk_mb: Option<u64>,
     /// Label KEY=VALUE (repeatable).
     #[arg(short, long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
+    /// Metadata KEY=VALUE (repeatable).
+    #[arg(short, long = "metadata", value_name = "KEY=VALUE")]
+    pub metadata: Vec<String>,
     #[command(flatten)]
     pub remote: Remote,
 }
@@ -163,6 +171,7 @@ pub async fn run(cmd: SandboxCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        SandboxCommand::Update(args) => super::update::run(args).await,
         SandboxCommand::Exec(args) => exec(args).await,
         SandboxCommand::Shell(args) => super::shell::run(args).await,
         SandboxCommand::Ps { id, remote } => super::process::ps(&id, &remote).await,
@@ -193,7 +202,9 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
         pids_limit: args.pids_limit,
         workdir: args.workdir,
         user: args.user,
+        disk_mb: args.disk_mb,
         labels: key_values("label", &args.labels)?,
+        metadata: key_values("metadata", &args.metadata)?,
     };
     let client = config::client(&args.remote)?;
     // Pull first when the image is missing, so a long download shows progress
