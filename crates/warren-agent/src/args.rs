@@ -1,7 +1,7 @@
 //! Command line, parsed by hand (the agent is a small static binary; no clap).
 //!
 //! `warren-agent --listen unix:/path/to.sock [--default-user USER] [--workdir DIR]
-//!  [--hostname NAME] [--log FILE] [-- MAIN_CMD ARGS...]`
+//!  [--hostname NAME] [--log FILE] [--log-file-bytes N] [--log-files N] [-- MAIN_CMD ARGS...]`
 
 use std::path::PathBuf;
 
@@ -24,8 +24,10 @@ pub struct Args {
     pub workdir: Option<String>,
     /// Hostname to set if it differs.
     pub hostname: Option<String>,
-    /// File the main process's stdout/stderr are appended to; `None` = inherited.
+    /// File the main process's stdout/stderr are appended to (rotated); `None` = inherited.
     pub log: Option<PathBuf>,
+    /// Rotation limits of `log`.
+    pub log_limits: crate::mainlog::Limits,
     /// The sandbox's main process, if any.
     pub main_cmd: Vec<String>,
 }
@@ -42,6 +44,9 @@ pub enum ArgsError {
     /// `--listen` absent.
     #[error("--listen unix:/path is required")]
     NoListen,
+    /// A number flag whose value is not a positive number.
+    #[error("{0} needs a positive number, got {1:?}")]
+    BadNumber(String, String),
     /// `--listen` in a form we do not serve.
     #[error("unsupported --listen address {0:?} (expected unix:/path)")]
     BadListen(String),
@@ -49,7 +54,8 @@ pub enum ArgsError {
 
 /// Usage text for `--help` and errors.
 pub const USAGE: &str = "usage: warren-agent --listen unix:/path/to.sock [--default-user USER] \
-[--workdir DIR] [--hostname NAME] [--log FILE] [-- MAIN_CMD ARGS...]";
+[--workdir DIR] [--hostname NAME] [--log FILE] [--log-file-bytes N] [--log-files N] \
+[-- MAIN_CMD ARGS...]";
 
 impl Args {
     /// Parse `argv[1..]`.
@@ -62,6 +68,7 @@ impl Args {
             workdir: None,
             hostname: None,
             log: None,
+            log_limits: crate::mainlog::Limits::default(),
             main_cmd: Vec::new(),
         };
         while let Some(a) = it.next() {
@@ -85,6 +92,15 @@ impl Args {
                 "--workdir" => out.workdir = Some(value("--workdir")?).filter(|w| !w.is_empty()),
                 "--hostname" => out.hostname = Some(value("--hostname")?).filter(|h| !h.is_empty()),
                 "--log" => out.log = Some(PathBuf::from(value("--log")?)),
+                "--log-file-bytes" => {
+                    out.log_limits.file_bytes =
+                        positive("--log-file-bytes", value("--log-file-bytes")?)?;
+                }
+                "--log-files" => {
+                    let n = positive("--log-files", value("--log-files")?)?;
+                    out.log_limits.files = u32::try_from(n)
+                        .map_err(|_| ArgsError::BadNumber("--log-files".into(), n.to_string()))?;
+                }
                 _ => return Err(ArgsError::Unknown(a)),
             }
         }
@@ -94,6 +110,13 @@ impl Args {
             _ => return Err(ArgsError::BadListen(listen)),
         };
         Ok(out)
+    }
+}
+
+fn positive(flag: &str, v: String) -> Result<u64, ArgsError> {
+    match v.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(ArgsError::BadNumber(flag.into(), v)),
     }
 }
 

@@ -5,7 +5,6 @@
 //! runs. With no main process, `SIGTERM` or `SIGINT` makes the agent exit cleanly (removing its
 //! socket); the others are ignored. The main process's exit is logged; the agent keeps serving.
 
-use std::fs::OpenOptions;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -19,6 +18,7 @@ use warren_agent_proto::ProcessConfig;
 use crate::agent::{Agent, build_env};
 use crate::args::{Args, Listen};
 use crate::fs::path;
+use crate::mainlog::{self, RotatingLog};
 use crate::process::pump;
 use crate::process::registry::{Proc, Registry};
 use crate::process::spawn::{self, Output, SpawnSpec};
@@ -110,22 +110,20 @@ fn set_hostname(h: &str) {
     }
 }
 
-/// Start the sandbox's main process (tag `main`), output to `--log` or inherited.
+/// Start the sandbox's main process (tag `main`). With `--log`, its output goes through pipes to
+/// the rotating log (and to anyone attached to it); without, it is inherited.
 fn start_main(agent: &Arc<Agent>, args: &Args) {
     let result = (|| -> Result<(), String> {
         let user = agent.user(None).map_err(|e| e.message)?;
         let cwd_spec = agent.workdir.clone().unwrap_or_else(|| user.home.clone());
         let cwd = path::resolve(&cwd_spec, &user.home).map_err(|e| e.to_string())?;
         let cwd = if cwd.is_dir() { cwd } else { "/".into() };
-        let output = match &args.log {
-            Some(p) => Output::File(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
+        let log = match &args.log {
+            Some(p) => Some(
+                RotatingLog::open(p, args.log_limits)
                     .map_err(|e| format!("cannot open log {}: {e}", p.display()))?,
             ),
-            None => Output::Inherit,
+            None => None,
         };
         let config = ProcessConfig {
             cmd: args.main_cmd[0].clone(),
@@ -140,18 +138,36 @@ fn start_main(agent: &Arc<Agent>, args: &Args) {
             cwd,
             user,
             stdin_pipe: false,
-            output,
+            output: if log.is_some() {
+                Output::Pipes
+            } else {
+                Output::Inherit
+            },
         };
         let spawned =
             spawn::spawn(&agent.reaper, spec).map_err(|e| format!("{} : {e}", config.cmd))?;
         let pid = spawned.pid;
+        let pipe_err = |e: std::io::Error| format!("cannot set up output pipes: {e}");
+        let stdout = spawned
+            .stdout
+            .map(pump::receiver)
+            .transpose()
+            .map_err(pipe_err)?;
+        let stderr = spawned
+            .stderr
+            .map(pump::receiver)
+            .transpose()
+            .map_err(pipe_err)?;
         *agent.main_pid.lock().unwrap_or_else(|e| e.into_inner()) = Some(pid);
         let proc_ = Arc::new(Proc::new(pid, Some("main".into()), config, None));
+        if let Some(log) = log {
+            tokio::spawn(mainlog::record(proc_.subscribe(), log));
+        }
         agent.registry.insert(proc_.clone());
         crate::log!("main process started: pid {pid}");
         let agent = agent.clone();
         tokio::spawn(async move {
-            let exit = pump::run(agent.registry.clone(), proc_, None, None, spawned.exit).await;
+            let exit = pump::run(agent.registry.clone(), proc_, stdout, stderr, spawned.exit).await;
             *agent.main_pid.lock().unwrap_or_else(|e| e.into_inner()) = None;
             crate::log!("main process {pid} ended: {exit:?}");
         });

@@ -9,6 +9,7 @@ mod agent;
 mod args;
 mod fs;
 mod init;
+mod mainlog;
 mod process;
 mod reaper;
 mod rpc;

@@ -21,6 +21,7 @@ mod ids;
 mod images;
 mod keys;
 mod locks;
+mod logs;
 mod metrics;
 mod process;
 mod reconcile;
@@ -36,6 +37,7 @@ pub use events::{EventFilter, MAX_EVENTS_PAGE};
 pub use exec::{ExecInput, ExecOutput, MAX_OUTPUT};
 pub use files::MAX_FILE_BYTES;
 pub use keys::{CreateKey, CreatedKey, KeyInfo, MAX_KEY_LIFETIME_S, Scope};
+pub use logs::MAX_TAIL_LINES;
 pub use metrics::{MetricsSample, SandboxMetrics};
 pub use process::{
     ProcessEnd, ProcessEvent, ProcessEvents, ProcessSignal, RunningProcess, StartProcess,
@@ -64,7 +66,7 @@ pub struct Defaults {
     pub memory_mb: u64,
     /// Process limit.
     pub pids_limit: u32,
-    /// Disk quota in MiB.
+    /// Disk quota in MiB; 0: no quota.
     pub disk_mb: u64,
 }
 

@@ -168,8 +168,9 @@ impl Core {
                 format!("{pids_limit} is outside 16..=65536"),
             ));
         }
+        // The server's default may be 0: no quota.
         let disk_mb = req.disk_mb.unwrap_or(d.disk_mb);
-        if !(64..=1_048_576).contains(&disk_mb) {
+        if req.disk_mb.is_some() && !(64..=1_048_576).contains(&disk_mb) {
             return Err(CoreError::invalid(
                 "disk_mb",
                 format!("{disk_mb} is outside 64..=1048576"),

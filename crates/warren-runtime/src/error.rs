@@ -107,6 +107,15 @@ pub enum RuntimeError {
         #[source]
         source: RootfsError,
     },
+    /// The sandbox's disk (quota) could not be made or mounted.
+    #[error("sandbox {id}: disk")]
+    Disk {
+        /// Sandbox id.
+        id: String,
+        /// What failed.
+        #[source]
+        source: crate::container::DiskError,
+    },
     /// A runc command failed.
     #[error("sandbox {id}: runc")]
     Runc {

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 
 pub use agent::{AgentClient, AgentError};
 pub use agent_binary::{AgentBinaryError, find_agent_binary};
-pub use container::{ContainerConfig, ContainerRuntime, IdMap};
+pub use container::{ContainerConfig, ContainerRuntime, DiskError, IdMap};
 pub use error::{RuntimeError, SpecError};
 pub use validate::{is_valid_id, validate_spec};
 
@@ -61,6 +61,14 @@ pub trait Runtime: Send + Sync + 'static {
         id: &'a str,
         disk: bool,
     ) -> BoxFuture<'a, Result<Option<SandboxStats>, RuntimeError>>;
+
+    /// The main process's retained log (see [`LogOptions`]), as chunks of bytes. Works in any
+    /// state in which the sandbox's files exist.
+    fn logs<'a>(
+        &'a self,
+        id: &'a str,
+        opts: LogOptions,
+    ) -> BoxFuture<'a, Result<LogChunks, RuntimeError>>;
 
     /// Kill and remove everything: processes, runc state, mounts, cgroups, directories.
     /// Idempotent; succeeds if already gone.
@@ -124,6 +132,38 @@ pub struct Limits {
     /// Disk quota in bytes for everything the sandbox writes (its filesystem changes, logs and
     /// runtime files); 0 means unlimited.
     pub disk_bytes: u64,
+}
+
+/// What part of a main-process log to read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogOptions {
+    /// Only the last this many lines; `None`: everything retained.
+    pub tail: Option<u64>,
+    /// Keep sending new output until the receiver is dropped or the sandbox is deleted.
+    pub follow: bool,
+}
+
+/// Log output as it is read; an `Err` item ends the stream.
+pub type LogChunks = tokio::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>;
+
+/// How a sandbox's main-process log is bounded: `files` files of at most `file_bytes` each (the
+/// oldest is dropped when the newest fills up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogRotation {
+    /// Bytes per file.
+    pub file_bytes: u64,
+    /// Files kept, the current one included.
+    pub files: u32,
+}
+
+impl Default for LogRotation {
+    /// 3 files of 8 MiB.
+    fn default() -> Self {
+        Self {
+            file_bytes: 8 * 1024 * 1024,
+            files: 3,
+        }
+    }
 }
 
 /// Resource usage of one sandbox at one instant ([`Runtime::stats`]).

@@ -69,4 +69,27 @@ pub struct ServeArgs {
     /// Requests per API key allowed in a burst (0: no rate limit).
     #[arg(long, env = "WARREN_RATE_LIMIT_BURST", default_value_t = 100)]
     pub rate_limit_burst: u32,
+    /// Disk quota in MiB of sandboxes created without `disk_mb` (0: no quota; quotas need
+    /// loop devices, see `warren doctor`).
+    #[arg(long, env = "WARREN_DEFAULT_DISK_MB", default_value_t = 10_240,
+          value_parser = disk_mb_default)]
+    pub default_disk_mb: u64,
+    /// Size in MiB at which a sandbox's main-process log is rotated.
+    #[arg(long, env = "WARREN_MAIN_LOG_FILE_MB", default_value_t = 8,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub main_log_file_mb: u64,
+    /// Main-process log files kept per sandbox, the current one included.
+    #[arg(long, env = "WARREN_MAIN_LOG_FILES", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub main_log_files: u32,
+}
+
+/// 0 (no quota) or 64..=1048576 MiB.
+fn disk_mb_default(s: &str) -> Result<u64, String> {
+    let v: u64 = s.parse().map_err(|e| format!("{e}"))?;
+    if v == 0 || (64..=1_048_576).contains(&v) {
+        Ok(v)
+    } else {
+        Err("must be 0 (no quota) or 64..=1048576".into())
+    }
 }

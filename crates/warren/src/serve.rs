@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use warren_core::{Core, Defaults};
 use warren_images::{IdShift, ImageStore, StoreOptions};
-use warren_runtime::{ContainerConfig, ContainerRuntime, IdMap, find_agent_binary};
+use warren_runtime::{ContainerConfig, ContainerRuntime, IdMap, LogRotation, find_agent_binary};
 use warren_store::SqliteStore;
 
 use crate::cli::ServeArgs;
@@ -50,6 +50,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         host_base: ID_BASE,
         size: ID_COUNT,
     };
+    runtime_config.main_log = LogRotation {
+        file_bytes: args.main_log_file_mb * 1024 * 1024,
+        files: args.main_log_files,
+    };
     let runtime = ContainerRuntime::new(runtime_config)
         .await
         .context("cannot start the container runtime")?;
@@ -57,7 +61,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Arc::new(store),
         images,
         Arc::new(runtime),
-        Defaults::default(),
+        Defaults {
+            disk_mb: args.default_disk_mb,
+            ..Defaults::default()
+        },
     );
 
     core.start_events()

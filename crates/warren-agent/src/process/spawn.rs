@@ -5,7 +5,6 @@
 //! `std::process::Command` reports an `exec` failure (missing binary, EACCES) as the spawn
 //! error, which is how "command not found" reaches the client.
 
-use std::fs::File;
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -21,8 +20,6 @@ use crate::users::User;
 pub enum Output {
     /// Pipes the agent reads.
     Pipes,
-    /// Appended to a file (the main process's log).
-    File(File),
     /// The agent's own stdout/stderr.
     Inherit,
     /// A PTY slave as stdin, stdout and stderr, made the controlling terminal.
@@ -79,9 +76,6 @@ pub fn spawn(reaper: &Reaper, spec: SpawnSpec) -> io::Result<Spawned> {
     match spec.output {
         Output::Pipes => {
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        }
-        Output::File(f) => {
-            cmd.stdout(f.try_clone()?).stderr(f);
         }
         Output::Inherit => {
             cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());

@@ -4,10 +4,14 @@
 //! <state_dir>/<id>/          the OCI bundle (0711, root)
 //!   config.json              OCI runtime spec
 //!   rootfs/                  overlay mount point (the container's /)
-//!   upper/  work/            overlay upper and work dirs (upper owned by the shifted root)
 //!   lower-empty/             the lower dir of an image without layers
-//!   run/                     bind-mounted at /.warren/run; the agent creates agent.sock here
-//!   log                      stdout+stderr of the agent (and the main process)
+//!   disk.img                 sparse ext4 image: the disk quota (absent without a quota)
+//!   disk/                    its mount point (a plain directory without a quota); everything
+//!                            the sandbox can write is in here, so the quota bounds it:
+//!     upper/  work/          overlay upper and work dirs (upper owned by the shifted root)
+//!     run/                   bind-mounted at /.warren/run; the agent creates agent.sock here
+//!       main.log[.N]         the main process's output, rotated by the agent
+//!     log                    stdout+stderr of the agent itself
 //!   runc.log                 runc's own log (JSON lines), read for error messages
 //!   pid                      host pid of the agent, written by runc
 //! ```
@@ -35,23 +39,29 @@ impl Layout {
     pub(crate) fn rootfs(&self) -> PathBuf {
         self.dir.join("rootfs")
     }
+    pub(crate) fn disk_image(&self) -> PathBuf {
+        self.dir.join("disk.img")
+    }
+    pub(crate) fn disk(&self) -> PathBuf {
+        self.dir.join("disk")
+    }
     pub(crate) fn upper(&self) -> PathBuf {
-        self.dir.join("upper")
+        self.dir.join("disk/upper")
     }
     pub(crate) fn work(&self) -> PathBuf {
-        self.dir.join("work")
+        self.dir.join("disk/work")
     }
     pub(crate) fn empty_lower(&self) -> PathBuf {
         self.dir.join("lower-empty")
     }
     pub(crate) fn run(&self) -> PathBuf {
-        self.dir.join("run")
+        self.dir.join("disk/run")
     }
     pub(crate) fn socket(&self) -> PathBuf {
-        self.dir.join("run/agent.sock")
+        self.dir.join("disk/run/agent.sock")
     }
     pub(crate) fn log(&self) -> PathBuf {
-        self.dir.join("log")
+        self.dir.join("disk/log")
     }
     pub(crate) fn runc_log(&self) -> PathBuf {
         self.dir.join("runc.log")

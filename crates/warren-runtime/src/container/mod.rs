@@ -2,7 +2,9 @@
 //!
 //! Create, in order (each step is undone by [`ContainerRuntime::delete`] if a later one fails):
 //! 1. claim `<state_dir>/<id>/` (an existing directory means the id is taken);
-//! 2. make `upper/`, `work/`, `run/` (owned by the shifted root) and mount the overlay at `rootfs/`;
+//! 2. make the disk (see `disk.rs`: a sparse ext4 image loop-mounted at `disk/`, whose size is
+//!    the quota; a plain directory without one), then `disk/upper/`, `disk/work/`, `disk/run/`
+//!    (owned by the shifted root), and mount the overlay at `rootfs/`;
 //! 3. write `config.json` (see `spec.rs`);
 //! 4. `runc run --detach` with stdin from /dev/null and stdout/stderr to `log`: runc exits once
 //!    the container runs, and the container's PID 1 (the agent) is re-parented away from us,
@@ -10,7 +12,7 @@
 //! 5. poll `run/agent.sock` until the agent answers `/health`.
 //!
 //! Delete is idempotent and tolerant of half-created sandboxes: kill + `runc delete --force`,
-//! unmount `rootfs/`, remove leftover cgroups, remove the directory. State and list come from
+//! unmount `rootfs/` and `disk/`, remove leftover cgroups, remove the directory. State and list come from
 //! runc (`runc state` / `runc list`), plus sandbox directories without runc state (`Stopped`),
 //! so a restarted daemon finds every sandbox again.
 //!
@@ -24,13 +26,17 @@
 //! make system calls in a sandbox unless [`ContainerConfig::compat_32bit`] is set.
 
 mod cgroups;
+pub(crate) mod disk;
 pub(crate) mod layout;
+mod logs;
 mod mountinfo;
 pub(crate) mod rootfs;
 pub(crate) mod runc;
 mod seccomp;
 pub(crate) mod spec;
 mod stats;
+
+pub use disk::DiskError;
 
 use std::collections::{HashMap, HashSet};
 use std::io::ErrorKind;
@@ -91,6 +97,8 @@ pub struct ContainerConfig {
     /// Let 32-bit (x86, x32) binaries make system calls. Off by default: the native ABI only,
     /// which is ~15 ms faster per create and a smaller kernel attack surface.
     pub compat_32bit: bool,
+    /// How the main process's log is rotated.
+    pub main_log: crate::LogRotation,
 }
 
 impl ContainerConfig {
@@ -104,6 +112,7 @@ impl ContainerConfig {
             id_map: IdMap::default(),
             cgroup_parent: "warren".into(),
             compat_32bit: false,
+            main_log: crate::LogRotation::default(),
         }
     }
 }
@@ -326,6 +335,21 @@ impl ContainerRuntime {
         layout: &Layout,
     ) -> Result<SandboxInfo, RuntimeError> {
         let id = spec.id.as_str();
+        let disk_err = |source| RuntimeError::Disk {
+            id: id.to_owned(),
+            source,
+        };
+        let disk_dir = layout.disk();
+        mkdir(&disk_dir, 0o711).map_err(sb_err(id, "create", &disk_dir))?;
+        if spec.limits.disk_bytes > 0 {
+            disk::create(&layout.disk_image(), spec.limits.disk_bytes)
+                .await
+                .map_err(disk_err)?;
+            disk::mount(&layout.disk_image(), &disk_dir).map_err(disk_err)?;
+            // The new filesystem's root (root 0755) becomes like the bundle dir.
+            std::fs::set_permissions(&disk_dir, std::fs::Permissions::from_mode(0o711))
+                .map_err(sb_err(id, "set mode of", &disk_dir))?;
+        }
         let root = Some(nix::unistd::Uid::from_raw(self.cfg.id_map.host_base));
         let root_gid = Some(nix::unistd::Gid::from_raw(self.cfg.id_map.host_base));
         for (dir, mode, shifted) in [
@@ -365,6 +389,7 @@ impl ContainerRuntime {
                 cgroups_path: format!("/{}", self.cgroup_rel(id)),
                 kernel: self.kernel,
                 compat_32bit: self.cfg.compat_32bit,
+                main_log: self.cfg.main_log,
             },
         );
         let json = serde_json::to_vec_pretty(&oci)
@@ -572,10 +597,13 @@ impl ContainerRuntime {
                 source,
             })?;
         let layout = Layout::new(&self.cfg.state_dir, id);
-        rootfs::unmount_all(&layout.rootfs()).map_err(|source| RuntimeError::Rootfs {
-            id: id.to_owned(),
-            source,
-        })?;
+        // The overlay first: it holds the disk (its upper and work dirs) busy.
+        for mount_point in [layout.rootfs(), layout.disk()] {
+            rootfs::unmount_all(&mount_point).map_err(|source| RuntimeError::Rootfs {
+                id: id.to_owned(),
+                source,
+            })?;
+        }
         match std::fs::remove_dir_all(layout.dir()) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
@@ -599,11 +627,37 @@ impl ContainerRuntime {
         }
         let mut usage = stats::from_cgroups(&dirs);
         if disk {
-            let upper = Layout::new(&self.cfg.state_dir, id).upper();
-            let walked = tokio::task::spawn_blocking(move || stats::disk_usage(&upper)).await;
-            usage.disk_bytes = walked.ok();
+            let layout = Layout::new(&self.cfg.state_dir, id);
+            usage.disk_bytes = if layout.disk_image().exists() {
+                disk::used_bytes(&layout.disk())
+            } else {
+                let upper = layout.upper();
+                tokio::task::spawn_blocking(move || stats::disk_usage(&upper))
+                    .await
+                    .ok()
+            };
         }
         Ok(Some(usage))
+    }
+}
+
+impl ContainerRuntime {
+    async fn logs_impl(
+        &self,
+        id: &str,
+        opts: crate::LogOptions,
+    ) -> Result<crate::LogChunks, RuntimeError> {
+        let layout = Layout::new(&self.cfg.state_dir, id);
+        if !is_valid_id(id) || !layout.dir().exists() {
+            return Err(RuntimeError::NotFound { id: id.to_owned() });
+        }
+        logs::read(
+            &layout.run(),
+            layout.dir().to_path_buf(),
+            self.cfg.main_log.files,
+            opts,
+        )
+        .map_err(sb_err(id, "read the log in", &layout.run()))
     }
 }
 
@@ -640,6 +694,14 @@ impl Runtime for ContainerRuntime {
         disk: bool,
     ) -> BoxFuture<'a, Result<Option<crate::SandboxStats>, RuntimeError>> {
         Box::pin(self.stats_impl(id, disk))
+    }
+
+    fn logs<'a>(
+        &'a self,
+        id: &'a str,
+        opts: crate::LogOptions,
+    ) -> BoxFuture<'a, Result<crate::LogChunks, RuntimeError>> {
+        Box::pin(self.logs_impl(id, opts))
     }
 
     fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>> {

@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::IdMap;
-use crate::SandboxSpec;
+use crate::{LogRotation, SandboxSpec};
 
 /// Where the agent binary appears inside the sandbox.
 pub(crate) const AGENT_PATH: &str = "/.warren/agent";
@@ -19,6 +19,8 @@ pub(crate) const AGENT_PATH: &str = "/.warren/agent";
 pub(crate) const RUN_DIR: &str = "/.warren/run";
 /// The agent's listening socket, as seen inside the sandbox.
 pub(crate) const AGENT_SOCKET: &str = "/.warren/run/agent.sock";
+/// The main process's log as the agent sees it (`<bundle>/disk/run/main.log` on the host).
+pub(crate) const MAIN_LOG: &str = "/.warren/run/main.log";
 
 /// Docker's default capability set (moby `oci/caps/defaults.go`).
 pub(crate) const DEFAULT_CAPS: &[&str] = &[
@@ -232,6 +234,8 @@ pub(crate) struct HostParts<'a> {
     pub kernel: (u32, u32),
     /// Include the 32-bit ABIs in the seccomp filter.
     pub compat_32bit: bool,
+    /// Rotation of the main process's log (passed to the agent).
+    pub main_log: LogRotation,
 }
 
 fn strs(v: &[&str]) -> Vec<String> {
@@ -248,7 +252,7 @@ fn mount(dest: &str, kind: &str, source: &str, options: &[&str]) -> Mount {
 }
 
 /// The agent's command line: flags, then `--` and the main command if any.
-pub(crate) fn agent_args(spec: &SandboxSpec) -> Vec<String> {
+pub(crate) fn agent_args(spec: &SandboxSpec, log: LogRotation) -> Vec<String> {
     let user = if spec.user.is_empty() {
         "0:0"
     } else {
@@ -264,6 +268,9 @@ pub(crate) fn agent_args(spec: &SandboxSpec) -> Vec<String> {
     args.extend(["--default-user".into(), user.to_owned()]);
     args.extend(["--workdir".into(), workdir.to_owned()]);
     args.extend(["--hostname".into(), spec.hostname.clone()]);
+    args.extend(["--log".into(), MAIN_LOG.to_owned()]);
+    args.extend(["--log-file-bytes".into(), log.file_bytes.to_string()]);
+    args.extend(["--log-files".into(), log.files.to_string()]);
     if let Some(cmd) = &spec.main_cmd {
         args.push("--".into());
         args.extend(cmd.iter().cloned());
@@ -372,7 +379,7 @@ pub(crate) fn build(spec: &SandboxSpec, host: &HostParts<'_>) -> Spec {
         process: Process {
             terminal: false,
             user: User { uid: 0, gid: 0 },
-            args: agent_args(spec),
+            args: agent_args(spec, host.main_log),
             env: spec.env.clone(),
             cwd: "/".into(),
             capabilities: Capabilities {
@@ -440,6 +447,7 @@ mod tests {
             cgroups_path: "/warren/sb-1".into(),
             kernel: (6, 1),
             compat_32bit: false,
+            main_log: LogRotation::default(),
         };
         serde_json::to_value(build(&sample(), &host)).unwrap()
     }
@@ -469,6 +477,12 @@ mod tests {
                 "/",
                 "--hostname",
                 "box",
+                "--log",
+                "/.warren/run/main.log",
+                "--log-file-bytes",
+                "8388608",
+                "--log-files",
+                "3",
                 "--",
                 "sleep",
                 "100"
@@ -528,6 +542,7 @@ mod tests {
             cgroups_path: "/warren/sb-1".into(),
             kernel: (6, 1),
             compat_32bit: false,
+            main_log: LogRotation::default(),
         };
         let j = serde_json::to_value(build(&s, &host)).unwrap();
         let r = &j["linux"]["resources"];
@@ -599,7 +614,7 @@ mod tests {
         let mut s = sample();
         s.user.clear();
         s.main_cmd = None;
-        let args = agent_args(&s);
+        let args = agent_args(&s, LogRotation::default());
         assert_eq!(args[4], "0:0");
         assert!(!args.contains(&"--".to_string()));
     }

@@ -139,6 +139,8 @@ impl Fixture {
         );
         let cg = cgroup_leftovers(id);
         assert!(cg.is_empty(), "cgroup dirs remain: {cg:?}");
+        let loops = loop_devices_under(&bundle);
+        assert!(loops.is_empty(), "loop devices remain: {loops:?}");
         assert!(
             !self.rt.config().runc_root.join(id).exists(),
             "runc state remains"
@@ -203,7 +205,28 @@ pub async fn runtime(dir: &Path) -> ContainerRuntime {
     let agent = warren_runtime::find_agent_binary().unwrap();
     let mut cfg = ContainerConfig::new(dir.join("sandboxes"), agent);
     cfg.runc_root = dir.join("runc");
+    // Small, so that tests see rotation quickly.
+    cfg.main_log = warren_runtime::LogRotation {
+        file_bytes: 4096,
+        files: 3,
+    };
     ContainerRuntime::new(cfg).await.unwrap()
+}
+
+/// Loop devices whose backing file is under `dir`.
+pub fn loop_devices_under(dir: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir("/sys/block") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let backing = std::fs::read_to_string(e.path().join("loop/backing_file")).ok()?;
+            Path::new(backing.trim())
+                .starts_with(dir)
+                .then(|| format!("{name} ({})", backing.trim()))
+        })
+        .collect()
 }
 
 /// A unique sandbox id for this test run.
