@@ -41,6 +41,10 @@ const IPTABLES: Probe = Probe {
     name: "iptables",
     required: false,
 };
+const DISK_QUOTA: Probe = Probe {
+    name: "disk_quota",
+    required: false,
+};
 const KVM: Probe = Probe {
     name: "kvm",
     required: false,
@@ -216,6 +220,34 @@ pub(super) fn overlayfs() -> Check {
             "overlay is neither in /proc/filesystems nor a loadable module",
             "modprobe overlay (the kernel needs CONFIG_OVERLAY_FS)",
         )
+    }
+}
+
+/// Disk quotas need a loop device, ext4 and mkfs.ext4 (see `container/disk.rs`).
+pub(super) fn disk_quota() -> Check {
+    let off = "or run `warren serve --default-disk-mb 0` (sandboxes without disk quotas)";
+    if !Path::new("/dev/loop-control").exists() {
+        return DISK_QUOTA.warn(
+            "no /dev/loop-control: sandboxes cannot get disk quotas",
+            format!("modprobe loop (the kernel needs CONFIG_BLK_DEV_LOOP), {off}"),
+        );
+    }
+    let filesystems = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    if !parse::has_filesystem(&filesystems, "ext4") {
+        return DISK_QUOTA.warn(
+            "ext4 is not in /proc/filesystems: sandboxes cannot get disk quotas",
+            format!("modprobe ext4, {off}"),
+        );
+    }
+    match find_binary("mkfs.ext4") {
+        Some(mkfs) => DISK_QUOTA.ok(format!(
+            "loop devices, ext4 and {} (a sparse ext4 image per sandbox)",
+            mkfs.display()
+        )),
+        None => DISK_QUOTA.warn(
+            "mkfs.ext4 not found: sandboxes cannot get disk quotas",
+            format!("apt-get install e2fsprogs, {off}"),
+        ),
     }
 }
 
