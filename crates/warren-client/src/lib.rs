@@ -8,6 +8,7 @@ mod events;
 mod files;
 mod images;
 mod keys;
+mod logs;
 mod metrics;
 mod processes;
 mod sandboxes;

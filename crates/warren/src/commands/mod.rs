@@ -6,6 +6,7 @@ pub mod events;
 pub mod fs;
 pub mod image;
 pub mod keys;
+pub mod logs;
 pub mod process;
 pub mod sandbox;
 pub mod shell;

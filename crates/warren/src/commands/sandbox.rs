@@ -42,6 +42,8 @@ pub enum SandboxCommand {
     Exec(ExecArgs),
     /// Open an interactive terminal (a login shell, or --cmd) in a sandbox.
     Shell(super::shell::ShellArgs),
+    /// Print the main process's output (stdout and stderr, as retained); -f follows it.
+    Logs(super::logs::LogsArgs),
     /// List the processes running in a sandbox.
     Ps {
         /// Sandbox id.
@@ -172,6 +174,7 @@ pub async fn run(cmd: SandboxCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         SandboxCommand::Update(args) => super::update::run(args).await,
+        SandboxCommand::Logs(args) => super::logs::run(args).await,
         SandboxCommand::Exec(args) => exec(args).await,
         SandboxCommand::Shell(args) => super::shell::run(args).await,
         SandboxCommand::Ps { id, remote } => super::process::ps(&id, &remote).await,
