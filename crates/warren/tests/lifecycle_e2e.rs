@@ -1,5 +1,5 @@
 //! Many sandboxes at once, and nothing left behind: 50 create/delete cycles
-//! leave no mount, cgroup, directory, runc state or process; then a bounded
+//! leave no mount, loop device, cgroup, directory, runc state or process; then a bounded
 //! load (50 concurrent creates, 200 concurrent execs) runs with zero errors.
 
 mod common;
@@ -37,6 +37,18 @@ fn host_footprint(state: &Path) -> BTreeSet<String> {
                         out.insert(format!("cgroup {}", e.path().display()));
                     }
                 }
+            }
+        }
+    }
+    // Loop devices backing sandboxes' disks (quotas).
+    if let Ok(rd) = std::fs::read_dir("/sys/block") {
+        for e in rd.flatten() {
+            let backing = std::fs::read_to_string(e.path().join("loop/backing_file"));
+            if let Ok(b) = backing
+                && b.contains(&state_s)
+            {
+                let name = e.file_name().to_string_lossy().into_owned();
+                out.insert(format!("loop device {name}: {}", b.trim()));
             }
         }
     }
