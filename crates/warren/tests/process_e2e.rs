@@ -405,22 +405,37 @@ async fn terminal_over_websocket(daemon: &common::Daemon, id: &str) {
     }
 }
 
-/// `warren sandbox shell` in a real terminal (tmux): type a command, see its output, and the
-/// CLI exits with the shell's status.
-fn cli_shell_in_tmux(daemon: &common::Daemon, id: &str) {
-    if common::which("tmux").is_none() {
-        assert!(
-            std::env::var_os("WARREN_REQUIRE_E2E").is_none(),
-            "tmux is missing (scripts/setup-host.sh installs it)"
+/// A CLI command running in a real terminal (a detached tmux session of its own).
+struct Tmux {
+    sock: String,
+    status_file: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    /// Start `warren <cli_args>` in a 100x30 terminal; its exit status goes to a file.
+    fn start(daemon: &common::Daemon, name: &str, cli_args: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let status_file = dir.path().join("status");
+        let t = Tmux {
+            sock: format!("warren-e2e-{name}-{}", std::process::id()),
+            status_file,
+            _dir: dir,
+        };
+        let script = format!(
+            "WARREN_URL={} WARREN_API_KEY={} {} {cli_args}; echo $? > {}; sleep 600",
+            daemon.url,
+            common::TEST_KEY,
+            env!("CARGO_BIN_EXE_warren"),
+            t.status_file.display()
         );
-        return;
+        t.run(&["new-session", "-d", "-x", "100", "-y", "30", &script]);
+        t
     }
-    let dir = tempfile::tempdir().unwrap();
-    let status_file = dir.path().join("status");
-    let sock = format!("warren-e2e-{}", std::process::id());
-    let tmux = |args: &[&str]| {
+
+    fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
-            .args(["-L", &sock])
+            .args(["-L", &self.sock])
             .args(args)
             .output()
             .unwrap();
@@ -430,45 +445,83 @@ fn cli_shell_in_tmux(daemon: &common::Daemon, id: &str) {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let script = format!(
-        "WARREN_URL={} WARREN_API_KEY={} {} sandbox shell {id}; echo $? > {}; sleep 600",
-        daemon.url,
-        common::TEST_KEY,
-        env!("CARGO_BIN_EXE_warren"),
-        status_file.display()
-    );
-    tmux(&["new-session", "-d", "-x", "100", "-y", "30", &script]);
-    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+    }
+
+    fn keys(&self, text: &str) {
+        self.run(&["send-keys", text, "Enter"]);
+    }
+
+    /// Wait until a line of the screen is exactly `line` (trimmed).
+    fn wait_for_line(&self, line: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !done() {
+        loop {
+            let pane = self.run(&["capture-pane", "-p"]);
+            if pane.lines().any(|l| l.trim() == line) {
+                return;
+            }
             assert!(
                 Instant::now() < deadline,
-                "timed out waiting for {what}; pane:\n{}",
-                tmux(&["capture-pane", "-p"])
+                "timed out waiting for {line:?}; pane:\n{pane}"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-    };
+    }
+
+    /// The CLI's exit status, once it has exited.
+    fn exit_status(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(s) = std::fs::read_to_string(&self.status_file)
+                && s.ends_with('\n')
+            {
+                return s.trim().to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the CLI did not exit; pane:\n{}",
+                self.run(&["capture-pane", "-p"])
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.sock, "kill-server"])
+            .output();
+    }
+}
+
+/// `warren sandbox shell` and `warren sandbox exec -it` in a real terminal (tmux): type, see
+/// the output, and the CLI exits with the remote status.
+fn cli_shell_in_tmux(daemon: &common::Daemon, id: &str) {
+    if common::which("tmux").is_none() {
+        assert!(
+            std::env::var_os("WARREN_REQUIRE_E2E").is_none(),
+            "tmux is missing (scripts/setup-host.sh installs it)"
+        );
+        return;
+    }
+    let shell = Tmux::start(daemon, "shell", &format!("sandbox shell {id}"));
     // The shell's size follows the tmux window.
-    tmux(&["send-keys", "stty size", "Enter"]);
-    wait_for("stty size", &|| {
-        tmux(&["capture-pane", "-p"])
-            .lines()
-            .any(|l| l.trim() == "30 100")
-    });
-    tmux(&["send-keys", "echo hello-from-shell", "Enter"]);
-    wait_for("the echo", &|| {
-        tmux(&["capture-pane", "-p"])
-            .lines()
-            .any(|l| l.trim() == "hello-from-shell")
-    });
-    tmux(&["send-keys", "exit 3", "Enter"]);
-    wait_for("the CLI to exit", &|| {
-        std::fs::read_to_string(&status_file).is_ok_and(|s| s.ends_with('\n'))
-    });
-    let _ = Command::new("tmux")
-        .args(["-L", &sock, "kill-server"])
-        .output();
-    assert_eq!(std::fs::read_to_string(&status_file).unwrap().trim(), "3");
+    shell.keys("stty size");
+    shell.wait_for_line("30 100");
+    shell.keys("echo hello-from-shell");
+    shell.wait_for_line("hello-from-shell");
+    shell.keys("exit 3");
+    assert_eq!(shell.exit_status(), "3");
+
+    // exec -it: argv (with a quote and a space in it) and -e reach the command, on a terminal.
+    let exec = Tmux::start(
+        daemon,
+        "exec",
+        &format!(
+            "sandbox exec -it -e WHO=it\\\'s {id} -- sh -c 'read x; [ -t 0 ] && echo \"tty $WHO got-$x\"; exit 4'"
+        ),
+    );
+    exec.keys("abc");
+    exec.wait_for_line("tty it's got-abc");
+    assert_eq!(exec.exit_status(), "4");
 }

@@ -133,6 +133,10 @@ pub struct ExecArgs {
     /// Forward this terminal's stdin to the command (end-of-file closes its stdin).
     #[arg(short, long)]
     pub interactive: bool,
+    /// Run the command on a terminal (PTY) connected to this one, in raw mode with resizes;
+    /// `-it` together, like `docker exec -it`.
+    #[arg(short, long)]
+    pub tty: bool,
     #[command(flatten)]
     pub remote: Remote,
 }
@@ -234,6 +238,9 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn exec(args: ExecArgs) -> anyhow::Result<ExitCode> {
+    if args.tty {
+        return exec_tty(args).await;
+    }
     let req = ExecRequest {
         cmd: args.cmd,
         env: key_values("env", &args.env)?,
@@ -256,6 +263,42 @@ async fn exec(args: ExecArgs) -> anyhow::Result<ExitCode> {
     Ok(super::process::exit_status(out.exit_code))
 }
 
+/// `exec -t`: the command on a PTY, through the terminal WebSocket (which runs a `sh -c` line).
+async fn exec_tty(args: ExecArgs) -> anyhow::Result<ExitCode> {
+    if args.timeout.is_some() {
+        anyhow::bail!("--timeout cannot be combined with --tty (end the command yourself)");
+    }
+    if args.remote.json {
+        anyhow::bail!("--tty is interactive; it cannot be combined with --json");
+    }
+    let env = key_values("env", &args.env)?;
+    let mut line = String::new();
+    for (k, v) in &env {
+        if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            anyhow::bail!("--env {k:?}: with --tty, names must be letters, digits and _");
+        }
+        line.push_str(&format!("export {k}={}; ", sh_quote(v)));
+    }
+    line.push_str("exec");
+    for arg in &args.cmd {
+        line.push(' ');
+        line.push_str(&sh_quote(arg));
+    }
+    super::shell::run(super::shell::ShellArgs {
+        id: args.id,
+        cmd: Some(line),
+        user: args.user,
+        cwd: args.cwd,
+        remote: args.remote,
+    })
+    .await
+}
+
+/// `s` as one POSIX shell word.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
 fn print_table(items: &[Sandbox]) {
     let rows: Vec<Vec<String>> = items
         .iter()
@@ -271,4 +314,16 @@ fn print_table(items: &[Sandbox]) {
         })
         .collect();
     output::table(&["ID", "STATE", "IMAGE", "CPU", "MEMORY", "CREATED"], &rows);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quoting_keeps_words_whole() {
+        assert_eq!(sh_quote("a b"), "'a b'");
+        assert_eq!(sh_quote("it's"), r"'it'\''s'");
+        assert_eq!(sh_quote(""), "''");
+    }
 }
