@@ -134,7 +134,6 @@ async fn the_main_process_log_is_rotated_tailed_and_followed() {
         tail: Some(n),
         follow: false,
     };
-    let mut rx = f.rt.logs(&id, tail(3)).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut last3 = String::new();
     while !last3.ends_with("done\n") {
@@ -143,7 +142,7 @@ async fn the_main_process_log_is_rotated_tailed_and_followed() {
             "main output never finished: {last3:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-        rx = f.rt.logs(&id, tail(3)).await.unwrap();
+        let mut rx = f.rt.logs(&id, tail(3)).await.unwrap();
         last3 = collect(&mut rx, "\u{0}", Duration::from_secs(5)).await;
     }
     if last3 != "line-3999\nto-stderr\ndone\n" {
@@ -192,5 +191,66 @@ async fn the_main_process_log_is_rotated_tailed_and_followed() {
     );
     drop(rx);
     tokio::time::sleep(Duration::from_millis(200)).await;
+    f.assert_gone(&id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pooled_disks_are_used_and_refilled() {
+    require_host!();
+    let f = Fixture::new().await;
+    let agent = warren_runtime::find_agent_binary().unwrap();
+    let mut cfg = warren_runtime::ContainerConfig::new(f.tmp.path().join("sandboxes"), agent);
+    cfg.runc_root = f.tmp.path().join("runc");
+    cfg.pooled_disk_bytes = 64 * MIB;
+    let rt = warren_runtime::ContainerRuntime::new(cfg).await.unwrap();
+    let pool = f.tmp.path().join("sandboxes/.disk-pool");
+    let ready_names = || -> Vec<String> {
+        std::fs::read_dir(&pool)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("ready-"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let ready = || ready_names().len();
+    let wait_full = || async {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while ready() < 4 {
+            assert!(
+                Instant::now() < deadline,
+                "the pool did not fill: {}",
+                ready()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    wait_full().await;
+    let before = ready_names();
+
+    let id = unique_id("pooled");
+    let mut spec = f.spec(&id);
+    spec.limits.disk_bytes = 64 * MIB;
+    rt.create(&spec).await.expect("create from the pool");
+    // One pooled image moved into the sandbox (refills get new names, so it stays gone).
+    let after = ready_names();
+    assert_eq!(
+        before.iter().filter(|n| !after.contains(n)).count(),
+        1,
+        "{before:?} → {after:?}"
+    );
+    let (code, out) = f.exec(&id, &["sh", "-c", "echo pooled > /p && cat /p"]);
+    assert_eq!((code, out.trim()), (0, "pooled"));
+    let (code, out) = f.exec(
+        &id,
+        &["dd", "if=/dev/zero", "of=/big", "bs=1048576", "count=100"],
+    );
+    assert!(
+        code != 0 && out.contains("No space left on device"),
+        "{out}"
+    );
+    wait_full().await;
+    rt.delete(&id).await.unwrap();
     f.assert_gone(&id);
 }

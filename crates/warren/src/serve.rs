@@ -50,6 +50,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         host_base: ID_BASE,
         size: ID_COUNT,
     };
+    runtime_config.pooled_disk_bytes = args.default_disk_mb * 1024 * 1024;
     runtime_config.main_log = LogRotation {
         file_bytes: args.main_log_file_mb * 1024 * 1024,
         files: args.main_log_files,

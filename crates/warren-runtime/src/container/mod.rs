@@ -27,6 +27,7 @@
 
 mod cgroups;
 pub(crate) mod disk;
+mod disk_pool;
 pub(crate) mod layout;
 mod logs;
 mod mountinfo;
@@ -99,6 +100,9 @@ pub struct ContainerConfig {
     pub compat_32bit: bool,
     /// How the main process's log is rotated.
     pub main_log: crate::LogRotation,
+    /// Keep a few disk images of this size (bytes; the usual quota) formatted ahead, so creates
+    /// with that quota skip `mkfs`. 0: no pool.
+    pub pooled_disk_bytes: u64,
 }
 
 impl ContainerConfig {
@@ -113,6 +117,7 @@ impl ContainerConfig {
             cgroup_parent: "warren".into(),
             compat_32bit: false,
             main_log: crate::LogRotation::default(),
+            pooled_disk_bytes: 0,
         }
     }
 }
@@ -125,7 +130,11 @@ pub struct ContainerRuntime {
     kernel: (u32, u32),
     agents: Mutex<HashMap<String, AgentClient>>,
     creating: Mutex<HashSet<String>>,
+    disk_pool: Option<std::sync::Arc<disk_pool::DiskPool>>,
 }
+
+/// Formatted disk images kept ready (see `disk_pool.rs`).
+const DISK_POOL_SIZE: usize = 4;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -261,12 +270,23 @@ impl ContainerRuntime {
             timeout: RUNC_TIMEOUT,
         };
         let cfg = ContainerConfig { state_dir, ..cfg };
+        let disk_pool = if cfg.pooled_disk_bytes > 0 {
+            let dir = cfg.state_dir.join(".disk-pool");
+            let pool =
+                disk_pool::DiskPool::open(dir.clone(), cfg.pooled_disk_bytes, DISK_POOL_SIZE)
+                    .map_err(host_err("open the disk pool", &dir))?;
+            pool.refill();
+            Some(pool)
+        } else {
+            None
+        };
         Ok(ContainerRuntime {
             cfg,
             runc,
             kernel: seccomp::kernel_version(),
             agents: Mutex::default(),
             creating: Mutex::default(),
+            disk_pool,
         })
     }
 
@@ -342,9 +362,16 @@ impl ContainerRuntime {
         let disk_dir = layout.disk();
         mkdir(&disk_dir, 0o711).map_err(sb_err(id, "create", &disk_dir))?;
         if spec.limits.disk_bytes > 0 {
-            disk::create(&layout.disk_image(), spec.limits.disk_bytes)
-                .await
-                .map_err(disk_err)?;
+            let image = layout.disk_image();
+            let pooled = self
+                .disk_pool
+                .as_ref()
+                .is_some_and(|pool| pool.take(spec.limits.disk_bytes, &image));
+            if !pooled {
+                disk::create(&image, spec.limits.disk_bytes)
+                    .await
+                    .map_err(disk_err)?;
+            }
             disk::mount(&layout.disk_image(), &disk_dir).map_err(disk_err)?;
             // The new filesystem's root (root 0755) becomes like the bundle dir.
             std::fs::set_permissions(&disk_dir, std::fs::Permissions::from_mode(0o711))
