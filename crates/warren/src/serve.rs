@@ -27,7 +27,7 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let state = &args.state_dir;
-    check_host()?;
+    check_host(args.default_disk_mb)?;
     prepare_state_dir(state)?;
 
     let store = SqliteStore::open(&state.join("warren.db"))
@@ -137,7 +137,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Refuse to start on a host that cannot run sandboxes, saying what to fix.
-fn check_host() -> anyhow::Result<()> {
+fn check_host(default_disk_mb: u64) -> anyhow::Result<()> {
     let report = warren_runtime::doctor::probe();
     for check in report
         .checks
@@ -159,6 +159,17 @@ fn check_host() -> anyhow::Result<()> {
         report.can_run_sandboxes(),
         "this host cannot run sandboxes; `warren doctor` lists what to fix"
     );
+    if default_disk_mb > 0
+        && let Some(quota) = report
+            .get("disk_quota")
+            .filter(|c| c.status != warren_runtime::doctor::Status::Ok)
+    {
+        anyhow::bail!(
+            "sandboxes get a {default_disk_mb} MiB disk quota by default, but {}; fix: {}",
+            quota.detail,
+            quota.fix.as_deref().unwrap_or("see `warren doctor`")
+        );
+    }
     Ok(())
 }
 
