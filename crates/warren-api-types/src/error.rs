@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Body of every non-2xx response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// What went wrong.
     pub error: ErrorDetail,
@@ -11,6 +12,7 @@ pub struct ErrorBody {
 
 /// A machine-readable code plus a human message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// Stable code for programs, e.g. `sandbox_not_found`.
     pub code: ErrorCode,
@@ -19,7 +21,14 @@ pub struct ErrorDetail {
 }
 
 /// Stable error codes. Clients branch on these, never on messages.
+///
+/// Each comes with one HTTP status: `invalid_request` 400; `unauthorized` 401; `forbidden`
+/// and `permission_denied` 403; `sandbox_not_found`, `image_not_found`, `file_not_found`,
+/// `process_not_found` and `not_found` 404; `method_not_allowed` 405; `conflict` 409;
+/// `payload_too_large` 413; `rate_limited` 429; `internal` 500; `registry_error` and
+/// `agent_error` 502.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The request body or a parameter is malformed or out of range (400).

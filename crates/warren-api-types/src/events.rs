@@ -5,8 +5,9 @@ use time::OffsetDateTime;
 
 use crate::SandboxState;
 
-/// Whether the recorded action succeeded.
+/// Whether the recorded action succeeded: `ok`, or `error` (then `message` says why).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventResult {
     /// It succeeded.
@@ -17,6 +18,7 @@ pub enum EventResult {
 
 /// Something that happened: a state change or an operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     /// Order of recording; strictly increasing. Use it as the `after` cursor.
     pub seq: i64,
@@ -40,8 +42,9 @@ pub struct Event {
     pub message: Option<String>,
 }
 
-/// `GET /v1/events`.
+/// Answer to `GET /v1/events`: one page of events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventList {
     /// Events, oldest first.
     pub items: Vec<Event>,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Run one command to completion and return its output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExecRequest {
     /// Program and arguments, e.g. `["python3", "-c", "print(6*7)"]`. Not run
@@ -46,6 +47,7 @@ impl ExecRequest {
 
 /// Output of a finished command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExecResponse {
     /// Exit status; `-1` when a signal ended the command (`timed_out` tells whether warren sent it).
     pub exit_code: i32,

@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What kind of entry a path is.
+/// What kind of entry a path is: `file`, `dir`, `symlink` or `other` (socket, FIFO, device).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FileKind {
     /// A regular file.
@@ -18,6 +19,7 @@ pub enum FileKind {
 
 /// One file, directory or symlink (`stat`, `list`, `mkdir`, `move`, `chmod`, `chown`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileEntry {
     /// Base name (`/` for the root).
     pub name: String,
@@ -42,16 +44,18 @@ pub struct FileEntry {
     pub symlink_target: Option<String>,
 }
 
-/// `GET /v1/sandboxes/{id}/files/list` response.
+/// Answer to `GET /v1/sandboxes/{id}/files/list`: the entries below a directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileList {
     /// Entries below the directory, depth-first in name order, without the directory itself.
     pub entries: Vec<FileEntry>,
 }
 
-/// `POST /v1/sandboxes/{id}/files/mkdir`: create a directory and its missing parents
+/// Body of `POST /v1/sandboxes/{id}/files/mkdir`: create a directory and its missing parents
 /// (`mkdir -p`); an existing directory is not an error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MkdirRequest {
     /// Absolute path of the directory.
@@ -61,8 +65,9 @@ pub struct MkdirRequest {
     pub mode: Option<String>,
 }
 
-/// `POST /v1/sandboxes/{id}/files/move`: rename (missing parents of `to` are created).
+/// Body of `POST /v1/sandboxes/{id}/files/move`: rename (missing parents of `to` are created).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MoveRequest {
     /// Absolute path of the entry to move.
@@ -71,8 +76,9 @@ pub struct MoveRequest {
     pub to: String,
 }
 
-/// `POST /v1/sandboxes/{id}/files/chmod`.
+/// Body of `POST /v1/sandboxes/{id}/files/chmod`: new permission bits for a path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChmodRequest {
     /// Absolute path (a symlink is followed).
@@ -81,8 +87,10 @@ pub struct ChmodRequest {
     pub mode: String,
 }
 
-/// `POST /v1/sandboxes/{id}/files/chown`: at least one of `owner` and `group`.
+/// Body of `POST /v1/sandboxes/{id}/files/chown`: a new owner or group (or both) for a path;
+/// at least one of `owner` and `group`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChownRequest {
     /// Absolute path (a symlink itself is changed, not its target).

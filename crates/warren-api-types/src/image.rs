@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-/// `POST /v1/images/pull`.
+/// Body of `POST /v1/images/pull`: what to pull, and how to reach the registry.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PullRequest {
     /// Image reference, e.g. `python:3.12-slim`, `ghcr.io/org/img:tag`, `127.0.0.1:5000/busybox`.
@@ -34,6 +35,7 @@ impl std::fmt::Debug for PullRequest {
 
 /// An image in the local store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Image {
     /// Normalized reference, e.g. `docker.io/library/busybox:latest`.
     pub reference: String,
@@ -52,6 +54,7 @@ pub struct Image {
 
 /// The parts of an OCI image config that become sandbox defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImageConfig {
     /// `KEY=VALUE` environment.
     pub env: Vec<String>,
@@ -65,8 +68,9 @@ pub struct ImageConfig {
     pub user: String,
 }
 
-/// `GET /v1/images`.
+/// Answer to `GET /v1/images`: every image in the local store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImageList {
     /// Every image in the store.
     pub items: Vec<Image>,
@@ -75,6 +79,7 @@ pub struct ImageList {
 /// One line of a streamed pull (`Accept: application/x-ndjson`): progress
 /// events, then exactly one `image` or `error` line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum PullEvent {
     /// The manifest was fetched: how much there is to download.

@@ -3,8 +3,10 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-/// What a key may do.
+/// What a key may do: `read` (GET and HEAD routes only, the event stream included) or `full`
+/// (everything, managing keys included).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum KeyScope {
     /// Read-only: GET and HEAD routes, the event stream included.
@@ -23,8 +25,9 @@ impl KeyScope {
     }
 }
 
-/// `POST /v1/keys`.
+/// Body of `POST /v1/keys`: a new API key's name, scope and lifetime.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
     /// Name (1-63 letters, digits, `.`, `_`, `-`); recorded as the actor of
@@ -44,6 +47,7 @@ fn full() -> KeyScope {
 
 /// `201` answer to `POST /v1/keys`: the only time the key itself is shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedKey {
     /// Key id, for revoking it.
     pub id: String,
@@ -63,6 +67,7 @@ pub struct CreatedKey {
 
 /// An API key as listed: never the key itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKey {
     /// Key id.
     pub id: String,
@@ -83,8 +88,9 @@ pub struct ApiKey {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
-/// `GET /v1/keys`.
+/// Answer to `GET /v1/keys`: every API key, never the keys themselves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyList {
     /// Every key, oldest first, revoked and expired ones included.
     pub items: Vec<ApiKey>,

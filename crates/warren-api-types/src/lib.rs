@@ -4,6 +4,10 @@
 //! `warren-client`, the SDKs, the web UI). It holds plain serde types and
 //! nothing else: no HTTP, no I/O. Requests use `deny_unknown_fields` so a
 //! misspelt field fails loudly instead of being ignored.
+//!
+//! With the `openapi` feature (the server enables it) every type also derives
+//! `utoipa::ToSchema`: its `///` comments become the descriptions in the
+//! OpenAPI document, so every type and field needs one.
 #![forbid(unsafe_code)]
 
 mod error;
@@ -31,8 +35,9 @@ pub use process::{
 };
 pub use sandbox::{CreateSandboxRequest, Sandbox, SandboxList, SandboxState, UpdateSandboxRequest};
 
-/// `GET /healthz` response.
+/// Answer to `GET /healthz`: the daemon is alive, and its version.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     /// Always `"ok"` when the daemon answers.
     pub status: String,

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 /// One reading of a sandbox's resource use.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricsSample {
     /// When it was taken (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
@@ -24,8 +25,10 @@ pub struct MetricsSample {
     pub disk_bytes: Option<u64>,
 }
 
-/// `GET /v1/sandboxes/{id}/metrics`.
+/// Answer to `GET /v1/sandboxes/{id}/metrics`: a sandbox's resource use now and over the last
+/// 10 minutes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SandboxMetrics {
     /// Taken when the request arrived.
     pub current: MetricsSample,

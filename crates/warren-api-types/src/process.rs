@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// `event: start`: the process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProcessStarted {
     /// Process id inside the sandbox.
     pub pid: u32,
@@ -23,6 +24,7 @@ pub struct ProcessStarted {
 /// split between two reads is held back and sent whole with the next chunk), `b64` (standard
 /// base64 of the raw bytes) when it is not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutputChunk {
     /// The chunk as text, when it is valid UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34,6 +36,7 @@ pub struct OutputChunk {
 
 /// `event: exit`: how the process ended; the last event of a stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProcessExit {
     /// Exit status; `-1` when a signal ended the process.
     pub exit_code: i32,
@@ -48,8 +51,9 @@ pub struct ProcessExit {
     pub duration_ms: u64,
 }
 
-/// `POST /v1/sandboxes/{id}/processes`: start a process and return without waiting.
+/// Body of `POST /v1/sandboxes/{id}/processes`: start a process and return without waiting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StartProcessRequest {
     /// Program and arguments; not run through a shell.
@@ -92,6 +96,7 @@ impl StartProcessRequest {
 
 /// A process running in a sandbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Process {
     /// Process id inside the sandbox.
     pub pid: u32,
@@ -105,15 +110,18 @@ pub struct Process {
     pub cwd: Option<String>,
 }
 
-/// `GET /v1/sandboxes/{id}/processes`.
+/// Answer to `GET /v1/sandboxes/{id}/processes`: the processes that still run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProcessList {
     /// Processes started through warren that still run.
     pub items: Vec<Process>,
 }
 
-/// A signal warren can deliver (the agent protocol carries these two only).
+/// A signal warren can deliver: `TERM` (ask the process to end) or `KILL` (end it now). The
+/// agent protocol carries these two only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SignalName {
     /// SIGTERM: ask the process to end.
     #[serde(rename = "TERM")]
@@ -123,8 +131,9 @@ pub enum SignalName {
     Kill,
 }
 
-/// `POST /v1/sandboxes/{id}/processes/{pid}/signal`.
+/// Body of `POST /v1/sandboxes/{id}/processes/{pid}/signal`: which signal to send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignalRequest {
     /// `"TERM"` or `"KILL"`.

@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-/// `POST /v1/sandboxes`.
+/// Body of `POST /v1/sandboxes`: the image of a new sandbox and, optionally, its command,
+/// environment, limits, labels and metadata; an absent field takes the server's default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateSandboxRequest {
     /// Image reference or digest; pulled first if it is not local.
@@ -66,8 +68,11 @@ impl CreateSandboxRequest {
     }
 }
 
-/// A sandbox's lifecycle state (see ARCHITECTURE.md "Sandbox states").
+/// A sandbox's lifecycle state: `creating`, then `running`; `paused` (frozen, memory kept in RAM),
+/// `hibernated` (memory on disk), `stopped` (processes gone, files kept), `archived` (in object
+/// storage); `deleting`; `error` (broken: its `error` says why; delete always works).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SandboxState {
     /// Being created.
@@ -112,6 +117,7 @@ impl std::fmt::Display for SandboxState {
 
 /// A sandbox as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Sandbox {
     /// Identifier, e.g. `sb-3f9k2x7m`.
     pub id: String,
@@ -154,8 +160,9 @@ pub struct Sandbox {
     pub updated_at: OffsetDateTime,
 }
 
-/// `GET /v1/sandboxes`: one page.
+/// Answer to `GET /v1/sandboxes`: one page of sandboxes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SandboxList {
     /// Sandboxes on this page, oldest first.
     pub items: Vec<Sandbox>,
@@ -163,9 +170,10 @@ pub struct SandboxList {
     pub next_cursor: Option<String>,
 }
 
-/// `PATCH /v1/sandboxes/{id}`: change what can change on a live sandbox. A field that is present
+/// Body of `PATCH /v1/sandboxes/{id}`: change what can change on a live sandbox. A field that is present
 /// replaces the whole map; an absent field is left as it is.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSandboxRequest {
     /// New labels (same rules as at creation), replacing the old ones.

@@ -1,10 +1,11 @@
-//! warren's HTTP front door: the REST API under `/v1`, and `/healthz`.
+//! warren's HTTP front door: the REST API under `/v1`, `/healthz`, and the API's
+//! documentation (`/v1/openapi.json`, Swagger UI at `/docs`; see [`openapi`]).
 //!
 //! Handlers are thin: they parse a request into a `warren-core` call and turn
 //! its result into JSON. Every error, including unknown routes, wrong
 //! methods and malformed bodies, is `{"error": {"code", "message"}}` with a
 //! stable code (see [`warren_api_types::ErrorCode`]). Every route except
-//! `/healthz` needs `Authorization: Bearer <api key>`.
+//! `/healthz`, `/v1/openapi.json` and `/docs` needs `Authorization: Bearer <api key>`.
 #![forbid(unsafe_code)]
 
 mod auth;
@@ -12,6 +13,7 @@ mod convert;
 mod error;
 mod http_metrics;
 mod json;
+pub mod openapi;
 mod rate_limit;
 mod routes;
 mod scope;
@@ -38,13 +40,34 @@ pub struct AppState {
 
 /// The whole API as one router.
 pub fn router(state: AppState) -> Router {
-    let authenticated = || middleware::from_fn_with_state(state.clone(), auth::require_api_key);
-    let v1 = routes::v1().route_layer(authenticated());
+    let routes = routes::table();
+    let authenticated = middleware::from_fn_with_state(state.clone(), auth::require_api_key);
     Router::new()
-        .merge(routes::health())
-        .merge(routes::prometheus().route_layer(authenticated()))
-        .nest("/v1", v1)
+        .merge(routes.public)
+        .merge(routes.authenticated.route_layer(authenticated))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
+}
+
+/// The route table of [`router`] as axum describes it (its `Debug` output), in the two groups
+/// of `routes::Table`: for the test that checks that the OpenAPI document names every route and
+/// says truly which need an API key (`tests/openapi.rs`). Not an API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct RouteTable {
+    /// `Debug` of the routes that need no API key.
+    pub public: String,
+    /// `Debug` of the routes behind the API key.
+    pub authenticated: String,
+}
+
+/// See [`RouteTable`].
+#[doc(hidden)]
+pub fn route_table() -> RouteTable {
+    let routes = routes::table();
+    RouteTable {
+        public: format!("{:?}", routes.public),
+        authenticated: format!("{:?}", routes.authenticated),
+    }
 }

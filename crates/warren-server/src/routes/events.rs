@@ -24,6 +24,7 @@ use warren_core::{Core, EventFilter, EventRecord, MAX_EVENTS_PAGE};
 
 use crate::convert::time_from_ms;
 use crate::json::Query;
+use crate::openapi::{BadRequest, Internal, RateLimited, Unauthorized};
 use crate::{ApiError, AppState, convert};
 
 /// `/events...` routes.
@@ -32,6 +33,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/events", get(list))
         .route("/events/stream", get(stream))
 }
+
+/// The OpenAPI operations of [`routes`].
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, stream))]
+pub(crate) struct Api;
 
 pub(crate) fn event(e: EventRecord) -> api::Event {
     api::Event {
@@ -51,15 +57,43 @@ pub(crate) fn event(e: EventRecord) -> api::Event {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /v1/events`: filters and paging.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
+    /// Only events about this sandbox (its id).
     sandbox: Option<String>,
+    /// Only events whose action starts with this, e.g. `sandbox.` or `key.create`.
+    #[param(example = "sandbox.")]
     action: Option<String>,
+    /// Only events after this `seq`, oldest first (pass the previous page's `next_cursor`);
+    /// absent: the newest events.
+    #[param(minimum = 0)]
     after: Option<i64>,
+    /// Page size (1..=1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
+/// List events
+///
+/// Recorded events, filtered. Without `after`: the newest events (and no `next_cursor`). With
+/// `after`: the events after that `seq`, oldest first; follow `next_cursor` for the next page.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "events",
+    operation_id = "list_events",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of events.", body = api::EventList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+)]
 async fn list(
     State(st): State<AppState>,
     Query(q): Query<ListQuery>,
@@ -77,11 +111,19 @@ async fn list(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /v1/events/stream`: filters and where to start.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct StreamQuery {
+    /// Only events about this sandbox (its id).
     sandbox: Option<String>,
+    /// Only events whose action starts with this, e.g. `sandbox.` or `key.create`.
+    #[param(example = "sandbox.")]
     action: Option<String>,
+    /// First replay the recorded events after this `seq`, then continue live (overrides a
+    /// `Last-Event-ID` header); absent: only events from now on.
+    #[param(minimum = 0)]
     after: Option<i64>,
 }
 
@@ -139,6 +181,36 @@ impl Feed {
     }
 }
 
+/// Stream events live
+///
+/// Server-Sent Events, one per recorded event: `id` is the event's `seq`, `data` its JSON
+/// (`Event`). With `after`, or a `Last-Event-ID` header (which browsers send when they
+/// reconnect), it first replays the recorded events after that seq, then continues live without
+/// gap or duplicate. Comment lines keep an idle connection open.
+#[utoipa::path(
+    get,
+    path = "/v1/events/stream",
+    tag = "events",
+    operation_id = "stream_events",
+    params(
+        StreamQuery,
+        ("Last-Event-ID" = Option<i64>, Header, description = "The `seq` of the last event \
+            received: resume after it (what `EventSource` sends when it reconnects). `after` \
+            wins when both are given."),
+    ),
+    responses(
+        (status = 200, description = "The events, as Server-Sent Events; each event's `data` \
+            is one `Event` as JSON and its `id` the event's `seq`.",
+            content((String = "text/event-stream", example = "id: 42\ndata: {\"seq\":42,\
+                \"at\":\"2026-11-29T00:40:00Z\",\"sandbox_id\":\"sb-3f9k2x7m\",\
+                \"action\":\"sandbox.create\",\"from_state\":null,\"to_state\":\"running\",\
+                \"actor\":\"admin\",\"result\":\"ok\",\"message\":null}\n\n"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+)]
 async fn stream(
     State(st): State<AppState>,
     headers: HeaderMap,

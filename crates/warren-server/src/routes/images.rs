@@ -23,6 +23,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::json::{Json, Query};
+use crate::openapi::{BadRequest, Forbidden, Internal, PayloadTooLarge, RateLimited, Unauthorized};
 use crate::{ApiError, AppState, convert};
 
 const NDJSON: &str = "application/x-ndjson";
@@ -39,6 +40,38 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/images/{*reference}", get(get_one).delete(remove))
 }
 
+/// The OpenAPI operations of [`routes`].
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, pull, import, get_one, remove))]
+pub(crate) struct Api;
+
+/// Description of the `{reference}` path parameter.
+const REFERENCE: &str = "The image: the rest of the path, slashes included and not escaped \
+    (`127.0.0.1:5000/team/app:1`), normalized as usual (`busybox` is \
+    `docker.io/library/busybox:latest`); a full manifest digest or a unique prefix of at least \
+    12 hex digits (`sha256:9698402dd5e5`) also works.";
+
+/// Description of the NDJSON stream of a pull or an import.
+const STREAM: &str = "With `Accept: application/x-ndjson`: one `PullEvent` JSON object per \
+    line as the work progresses, ending with exactly one `image` or `error` line. An error \
+    after the stream started arrives as that `error` line, not as an HTTP status. Without it: \
+    the image, as JSON, once it is stored.";
+
+/// List images
+///
+/// Every image in the local store, sorted by reference. Not paginated.
+#[utoipa::path(
+    get,
+    path = "/v1/images",
+    tag = "images",
+    operation_id = "list_images",
+    responses(
+        (status = 200, description = "The images.", body = api::ImageList),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn list(
     State(st): State<AppState>,
 ) -> Result<axum::Json<api::ImageList>, ApiError> {
@@ -52,6 +85,25 @@ pub(crate) async fn list(
     Ok(axum::Json(api::ImageList { items }))
 }
 
+/// Get an image
+///
+/// One image of the local store, with the defaults it gives sandboxes.
+#[utoipa::path(
+    get,
+    path = "/v1/images/{reference}",
+    tag = "images",
+    operation_id = "get_image",
+    params(("reference" = String, Path, description = REFERENCE, example = "busybox:latest")),
+    responses(
+        (status = 200, description = "The image.", body = api::Image),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "`image_not_found`: no such image in the local store.",
+            body = api::ErrorBody),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn get_one(
     State(st): State<AppState>,
     Path(reference): Path<String>,
@@ -60,6 +112,28 @@ pub(crate) async fn get_one(
     Ok(axum::Json(convert::image(image)))
 }
 
+/// Remove an image
+///
+/// Removes the reference and garbage-collects the blobs and layers no other image uses.
+#[utoipa::path(
+    delete,
+    path = "/v1/images/{reference}",
+    tag = "images",
+    operation_id = "remove_image",
+    params(("reference" = String, Path, description = REFERENCE, example = "busybox:latest")),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "`image_not_found`: no such image in the local store.",
+            body = api::ErrorBody),
+        (status = 409, description = "`conflict`: a sandbox uses the image; delete it first.",
+            body = api::ErrorBody),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn remove(
     State(st): State<AppState>,
     Path(reference): Path<String>,
@@ -131,6 +205,42 @@ fn close<T>(mut rx: mpsc::UnboundedReceiver<T>) -> mpsc::UnboundedReceiver<T> {
     rx
 }
 
+/// Pull an image
+///
+/// Downloads an image from its registry into the local store (layers already stored are not
+/// downloaded again). Plain HTTP is used for registries on loopback, or anywhere with
+/// `insecure`. By default the call answers when the pull is complete; with
+/// `Accept: application/x-ndjson` it streams progress as it goes. The pull runs on its own, so a
+/// client that disconnects does not leave a half-stored image.
+#[utoipa::path(
+    post,
+    path = "/v1/images/pull",
+    tag = "images",
+    operation_id = "pull_image",
+    request_body = api::PullRequest,
+    responses(
+        (status = 200, description = STREAM, content(
+            (api::Image = "application/json"),
+            (api::PullEvent = "application/x-ndjson", example = json!({
+                "event": "layer_progress",
+                "digest": "sha256:e7c3f1b5a0d3",
+                "downloaded": 524288,
+                "size": 1088627
+            })),
+        )),
+        (status = 400, description = "`invalid_request`: a malformed body, an invalid \
+            reference, or only one of `username` and `password`.", body = api::ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "`image_not_found`: the registry has no such image.",
+            body = api::ErrorBody),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+        (status = 502, description = "`registry_error`: the registry failed, refused (e.g. \
+            wrong credentials) or could not be reached.", body = api::ErrorBody),
+    ),
+)]
 pub(crate) async fn pull(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -173,14 +283,51 @@ async fn pull_job(
     Ok(convert::image(image))
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `POST /v1/images/import`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ImportQuery {
+    /// Store the imported image under this reference (the archive must hold one image).
+    #[param(example = "mybox:1")]
     tag: Option<String>,
 }
 
 /// Spool the request body (a `docker save` tar or an OCI archive) to a temp
 /// file, then import it.
+/// Import an image archive
+///
+/// The body is the raw archive: a `docker save` tarball or an OCI archive (a tarred OCI
+/// layout), of any size; it is spooled to disk first. Every image in it is stored; the answer
+/// is the first. `tag` stores the image under that reference (refused when the archive holds
+/// more than one image). With `Accept: application/x-ndjson` progress streams as for a pull
+/// (per image: `resolved` with an empty `reference`, `unpacking` and `layer_done` per layer,
+/// `done`; finally `image` or `error`).
+#[utoipa::path(
+    post,
+    path = "/v1/images/import",
+    tag = "images",
+    operation_id = "import_image",
+    params(ImportQuery),
+    request_body(description = "The archive: `docker save` output or a tarred OCI layout.",
+        content((Vec<u8> = "application/x-tar"))),
+    responses(
+        (status = 200, description = STREAM, content(
+            (api::Image = "application/json"),
+            (api::PullEvent = "application/x-ndjson", example = json!({
+                "event": "layer_done",
+                "digest": "sha256:e7c3f1b5a0d3"
+            })),
+        )),
+        (status = 400, description = "`invalid_request`: an empty body, an archive in no \
+            known format or with a blob that does not match its digest, or a `tag` for an \
+            archive of several images.", body = api::ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn import(
     State(st): State<AppState>,
     Query(q): Query<ImportQuery>,

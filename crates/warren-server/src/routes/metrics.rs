@@ -12,6 +12,7 @@ use warren_api_types as api;
 
 use crate::convert::time_from_ms;
 use crate::http_metrics::{self, label};
+use crate::openapi::{Internal, RateLimited, SANDBOX_ID, SandboxNotFound, Unauthorized};
 use crate::{ApiError, AppState};
 
 /// `/metrics` and `/sandboxes/{id}/metrics`.
@@ -20,6 +21,18 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/metrics", get(prometheus))
         .route("/sandboxes/{id}/metrics", get(sandbox_metrics))
 }
+
+/// The OpenAPI operations of [`routes`], and of `/metrics` (see `routes::prometheus`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(sandbox_metrics, prometheus, prometheus_unversioned))]
+pub(crate) struct Api;
+
+/// Description of the Prometheus exposition.
+const EXPOSITION: &str = "The Prometheus text exposition (format 0.0.4): `warren_build_info`, \
+    `warren_sandboxes` by state, per-sandbox gauges of the last sample \
+    (`warren_sandbox_cpu_percent`, `warren_sandbox_memory_bytes`, `warren_sandbox_pids`, \
+    `warren_sandbox_disk_bytes`), and request counters and latency histograms of the API by \
+    route template, method and status.";
 
 fn sample(s: warren_core::MetricsSample) -> api::MetricsSample {
     api::MetricsSample {
@@ -33,6 +46,26 @@ fn sample(s: warren_core::MetricsSample) -> api::MetricsSample {
     }
 }
 
+/// Get a sandbox's resource use
+///
+/// A reading taken now, and the samples of the last 10 minutes (one every 5 s).
+#[utoipa::path(
+    get,
+    path = "/v1/sandboxes/{id}/metrics",
+    tag = "metrics",
+    operation_id = "sandbox_metrics",
+    params(("id" = String, Path, description = SANDBOX_ID)),
+    responses(
+        (status = 200, description = "The current reading and its history.",
+            body = api::SandboxMetrics),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = SandboxNotFound),
+        (status = 409, description = "`conflict`: the sandbox is neither running nor paused.",
+            body = api::ErrorBody),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn sandbox_metrics(
     State(st): State<AppState>,
     Path(id): Path<String>,
@@ -47,6 +80,25 @@ pub(crate) async fn sandbox_metrics(
 /// Reads one gauge's value from a sample (`None`: not measured yet).
 type Gauge = fn(&warren_core::MetricsSample) -> Option<f64>;
 
+/// Get Prometheus metrics
+///
+/// The daemon's metrics for a Prometheus scraper (configure it with the API key as a bearer
+/// token). `GET /metrics` answers the same.
+#[utoipa::path(
+    get,
+    path = "/v1/metrics",
+    tag = "metrics",
+    operation_id = "prometheus_metrics",
+    responses(
+        (status = 200, description = EXPOSITION, body = String,
+            content_type = "text/plain; version=0.0.4; charset=utf-8",
+            example = "# HELP warren_sandboxes Sandboxes by state.\n# TYPE warren_sandboxes gauge\n\
+                warren_sandboxes{state=\"running\"} 3\n"),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn prometheus(State(st): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let mut out = String::new();
     out.push_str(
@@ -100,4 +152,27 @@ pub(crate) async fn prometheus(State(st): State<AppState>) -> Result<impl IntoRe
         )],
         out,
     ))
+}
+
+/// Get Prometheus metrics (unversioned path)
+///
+/// The same exposition as `GET /v1/metrics`, at the path Prometheus scrapers expect by default,
+/// behind the same API key.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "metrics",
+    operation_id = "prometheus_metrics_unversioned",
+    responses(
+        (status = 200, description = EXPOSITION, body = String,
+            content_type = "text/plain; version=0.0.4; charset=utf-8"),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+)]
+pub(crate) async fn prometheus_unversioned(
+    st: State<AppState>,
+) -> Result<impl IntoResponse, ApiError> {
+    prometheus(st).await
 }

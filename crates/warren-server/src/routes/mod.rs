@@ -1,10 +1,16 @@
 //! Route table.
+//!
+//! Each resource module contributes its routes (`routes()`) and, next to them, their OpenAPI
+//! operations (`Api`); [`openapi`] collects the latter. `tests/openapi.rs` checks that both
+//! lists name the same routes.
 
+mod docs;
 mod events;
 mod files;
 mod health;
 mod images;
 mod keys;
+mod logs;
 mod metrics;
 mod process_stream;
 mod processes;
@@ -20,15 +26,47 @@ use crate::AppState;
 /// Largest JSON request body.
 const MAX_JSON_BODY: usize = 1024 * 1024;
 
-/// Routes that need no API key.
-pub(crate) fn health() -> Router<AppState> {
-    Router::new().route("/healthz", get(health::healthz))
+/// Every route, in two groups. [`crate::router`] puts the API key check on `authenticated` and
+/// adds the state and the fallbacks; `tests/openapi.rs` compares the table with the OpenAPI
+/// document (through [`crate::route_table`]).
+pub(crate) struct Table {
+    /// Routes that need no API key: liveness and the API's documentation.
+    pub(crate) public: Router<AppState>,
+    /// Everything else.
+    pub(crate) authenticated: Router<AppState>,
 }
 
-/// Prometheus scrapers expect `/metrics`; it is the same exposition as `/v1/metrics`, behind the
-/// same API key.
-pub(crate) fn prometheus() -> Router<AppState> {
-    Router::new().route("/metrics", get(metrics::prometheus))
+pub(crate) fn table() -> Table {
+    Table {
+        public: Router::new()
+            .route("/healthz", get(health::healthz))
+            .merge(docs::routes()),
+        // Prometheus scrapers expect `/metrics`; it is the same exposition as `/v1/metrics`.
+        authenticated: Router::new()
+            .route("/metrics", get(metrics::prometheus_unversioned))
+            .nest("/v1", v1()),
+    }
+}
+
+/// The OpenAPI operations of every route, from each module's `Api`.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
+    let mut doc = health::Api::openapi();
+    for part in [
+        docs::Api::openapi(),
+        sandboxes::Api::openapi(),
+        images::Api::openapi(),
+        files::Api::openapi(),
+        keys::Api::openapi(),
+        events::Api::openapi(),
+        processes::Api::openapi(),
+        terminal::Api::openapi(),
+        metrics::Api::openapi(),
+        logs::Api::openapi(),
+    ] {
+        doc.merge(part);
+    }
+    doc
 }
 
 /// The authenticated `/v1` API: each resource module contributes its routes.
@@ -42,6 +80,7 @@ pub(crate) fn v1() -> Router<AppState> {
         .merge(processes::routes())
         .merge(terminal::routes())
         .merge(metrics::routes())
+        .merge(logs::routes())
         .route_layer(axum::middleware::from_fn(crate::http_metrics::track))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
 }

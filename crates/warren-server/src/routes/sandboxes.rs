@@ -14,6 +14,10 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use crate::json::{Json, Query};
+use crate::openapi::{
+    AgentError, BadRequest, Conflict, Forbidden, Internal, PayloadTooLarge, RateLimited,
+    SANDBOX_ID, SandboxNotFound, Unauthorized,
+};
 use crate::{ApiError, AppState, convert};
 
 /// `/sandboxes...` routes.
@@ -24,6 +28,37 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/sandboxes/{id}/exec", post(exec))
 }
 
+/// The OpenAPI operations of [`routes`].
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, get_one, update, delete, exec))]
+pub(crate) struct Api;
+
+/// Create a sandbox
+///
+/// Pulls the image first when it is not in the local store, then starts the sandbox and waits
+/// until its agent answers. The sandbox keeps running, whether or not it has a main process,
+/// until it is deleted.
+#[utoipa::path(
+    post,
+    path = "/v1/sandboxes",
+    tag = "sandboxes",
+    operation_id = "create_sandbox",
+    request_body = api::CreateSandboxRequest,
+    responses(
+        (status = 201, description = "The sandbox, running.", body = api::Sandbox),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "`image_not_found`: the image is a digest that is not \
+            in the local store, or the registry has no such image.", body = api::ErrorBody),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+        (status = 502, description = "`registry_error`: pulling the image failed or the \
+            registry refused; `agent_error`: the sandbox started but its agent never \
+            answered.", body = api::ErrorBody),
+    ),
+)]
 pub(crate) async fn create(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -46,16 +81,23 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, axum::Json(convert::sandbox(sb))))
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /v1/sandboxes`: paging and filters (all filters must match).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
+    /// The `next_cursor` of the previous page; absent: the first page.
     cursor: Option<String>,
+    /// Page size (1..=500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     /// Only sandboxes in this state.
+    #[param(value_type = Option<api::SandboxState>)]
     state: Option<String>,
     /// Only sandboxes created from this image reference.
     image: Option<String>,
     /// Label selector: `key=value[,key=value...]`; every pair must match.
+    #[param(example = "team=ml,env=dev")]
     label: Option<String>,
 }
 
@@ -88,6 +130,23 @@ impl ListQuery {
     }
 }
 
+/// List sandboxes
+///
+/// One page of sandboxes, oldest first. Follow `next_cursor` for the next page.
+#[utoipa::path(
+    get,
+    path = "/v1/sandboxes",
+    tag = "sandboxes",
+    operation_id = "list_sandboxes",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of sandboxes.", body = api::SandboxList),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn list(
     State(st): State<AppState>,
     Query(q): Query<ListQuery>,
@@ -103,6 +162,23 @@ pub(crate) async fn list(
     }))
 }
 
+/// Get a sandbox
+///
+/// The sandbox's current state, settings, labels and metadata.
+#[utoipa::path(
+    get,
+    path = "/v1/sandboxes/{id}",
+    tag = "sandboxes",
+    operation_id = "get_sandbox",
+    params(("id" = String, Path, description = SANDBOX_ID)),
+    responses(
+        (status = 200, description = "The sandbox.", body = api::Sandbox),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = SandboxNotFound),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn get_one(
     State(st): State<AppState>,
     Path(id): Path<String>,
@@ -112,6 +188,29 @@ pub(crate) async fn get_one(
     )))
 }
 
+/// Change a sandbox's labels or metadata
+///
+/// A field that is present replaces the whole map; an absent one is left as it is. Records a
+/// `sandbox.update` event.
+#[utoipa::path(
+    patch,
+    path = "/v1/sandboxes/{id}",
+    tag = "sandboxes",
+    operation_id = "update_sandbox",
+    params(("id" = String, Path, description = SANDBOX_ID)),
+    request_body = api::UpdateSandboxRequest,
+    responses(
+        (status = 200, description = "The sandbox as changed.", body = api::Sandbox),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = SandboxNotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn update(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -126,6 +225,25 @@ pub(crate) async fn update(
     Ok(axum::Json(convert::sandbox(sb)))
 }
 
+/// Delete a sandbox
+///
+/// Kills its processes and removes everything it wrote. Works in every state, `error`
+/// included.
+#[utoipa::path(
+    delete,
+    path = "/v1/sandboxes/{id}",
+    tag = "sandboxes",
+    operation_id = "delete_sandbox",
+    params(("id" = String, Path, description = SANDBOX_ID)),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = SandboxNotFound),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+)]
 pub(crate) async fn delete(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -135,6 +253,53 @@ pub(crate) async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Run a command
+///
+/// Runs one command in the sandbox. By default the call waits for the command to end and
+/// answers with its whole output as JSON (`ExecResponse`).
+///
+/// With `Accept: text/event-stream` the answer is a stream of Server-Sent Events instead, sent
+/// as the command runs: `event: start` (data `ProcessStarted`, with the pid), then any number of
+/// `event: stdout` / `event: stderr` (data `OutputChunk`), and last `event: exit` (data
+/// `ProcessExit`), or `event: error` (data `ErrorBody`) when the agent fails mid-stream. Only a
+/// streaming exec may set `stdin: true` and feed the command through
+/// `POST /v1/sandboxes/{id}/processes/{pid}/stdin`. The stream ends when the command does;
+/// closing it early kills the command (use `POST /v1/sandboxes/{id}/processes` for a command
+/// that should outlive the connection).
+#[utoipa::path(
+    post,
+    path = "/v1/sandboxes/{id}/exec",
+    tag = "sandboxes",
+    operation_id = "exec",
+    params(
+        ("id" = String, Path, description = SANDBOX_ID),
+    ),
+    request_body = api::ExecRequest,
+    responses(
+        (status = 200, description = "The command ran to its end (JSON), or runs and streams \
+            its output (`text/event-stream`; each event's `data` is one JSON object: \
+            `ProcessStarted`, `OutputChunk`, `ProcessExit` or `ErrorBody`).",
+            content(
+                (api::ExecResponse = "application/json"),
+                (String = "text/event-stream", example = "event: start\ndata: {\"pid\":42}\n\n\
+                    event: stdout\ndata: {\"data\":\"42\\n\"}\n\n\
+                    event: exit\ndata: {\"exit_code\":0,\"timed_out\":false,\"status\":\"exit status 0\",\"duration_ms\":12}\n\n"),
+            ),
+        ),
+        (status = 400, description = "`invalid_request`: a malformed body or a value out of \
+            range, `stdin` without streaming, or an unknown program, user or working directory \
+            (the message is the sandbox's).", body = api::ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "`forbidden`: the API key has scope `read`. \
+            `permission_denied`: the sandbox denied access.", body = api::ErrorBody),
+        (status = 404, response = SandboxNotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+        (status = 502, response = AgentError),
+    ),
+)]
 pub(crate) async fn exec(
     State(st): State<AppState>,
     Path(id): Path<String>,

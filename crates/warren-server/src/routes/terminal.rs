@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 use warren_core::{OpenTerminal, ProcessEvent, Terminal};
 
 use crate::json::Query;
+use crate::openapi::{
+    AgentError, Conflict, Internal, RateLimited, SANDBOX_ID, SandboxNotFound, Unauthorized,
+};
 use crate::{ApiError, AppState};
 
 /// `/sandboxes/{id}/pty`.
@@ -22,18 +25,28 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/sandboxes/{id}/pty", get(open))
 }
 
-#[derive(Debug, Deserialize)]
+/// The OpenAPI operations of [`routes`].
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(open))]
+pub(crate) struct Api;
+
+/// The terminal's size and what runs in it.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PtyQuery {
     /// Columns (default 80).
+    #[param(example = 120)]
     cols: Option<u32>,
     /// Rows (default 24).
+    #[param(example = 40)]
     rows: Option<u32>,
     /// Command line run by `/bin/sh -c`; default: a login shell (bash if present, else sh).
+    #[param(example = "htop")]
     cmd: Option<String>,
-    /// User (name or uid).
+    /// User (name or uid); default: the sandbox's default user.
     user: Option<String>,
-    /// Working directory.
+    /// Working directory (absolute); default: the sandbox's default working directory.
     cwd: Option<String>,
 }
 
@@ -52,6 +65,47 @@ enum Notice {
     Error { message: String },
 }
 
+/// Open a terminal (WebSocket)
+///
+/// Starts a process on a new pseudo-terminal in the sandbox and connects it to a WebSocket.
+/// Send an ordinary WebSocket handshake (`Connection: Upgrade`, `Upgrade: websocket`,
+/// `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`) with the API key in `Authorization`; the
+/// key needs scope `full`, since a terminal can change anything. The query is checked and the
+/// process started *before* the upgrade, so a bad query, a sandbox that is not running or an
+/// unknown user are ordinary JSON errors.
+///
+/// After `101 Switching Protocols`:
+/// - **binary frames** carry terminal bytes, both ways: client → server is keyboard input,
+///   server → client is the terminal's output (stdout and stderr together, as a terminal
+///   shows them);
+/// - a client **text frame** `{"type":"resize","cols":N,"rows":M}` resizes the terminal;
+///   any other text frame is answered with `{"type":"error","message":"..."}`;
+/// - the server sends the text frame `{"type":"exit","exit_code":N}` when the process ends,
+///   then closes the socket; `{"type":"error","message":"..."}` reports a failure (a resize
+///   that failed, or the agent failing, after which the socket closes);
+/// - closing the socket kills the process.
+#[utoipa::path(
+    get,
+    path = "/v1/sandboxes/{id}/pty",
+    tag = "terminal",
+    operation_id = "open_terminal",
+    params(("id" = String, Path, description = SANDBOX_ID), PtyQuery),
+    responses(
+        (status = 101, description = "Switching Protocols: the WebSocket is open; see the \
+            operation's description for the messages."),
+        (status = 400, description = "`invalid_request`: a malformed query, a request that is \
+            not a WebSocket upgrade, or an unknown user or working directory.",
+            body = warren_api_types::ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "`forbidden`: the API key has scope `read` (a WebSocket \
+            upgrade needs `full`).", body = warren_api_types::ErrorBody),
+        (status = 404, response = SandboxNotFound),
+        (status = 409, response = Conflict),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+        (status = 502, response = AgentError),
+    ),
+)]
 async fn open(
     State(st): State<AppState>,
     Path(id): Path<String>,
