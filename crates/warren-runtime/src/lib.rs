@@ -62,6 +62,23 @@ pub trait Runtime: Send + Sync + 'static {
         disk: bool,
     ) -> BoxFuture<'a, Result<Option<SandboxStats>, RuntimeError>>;
 
+    /// Freeze every process of a running sandbox; its memory stays, its CPU use drops to zero.
+    fn pause<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>>;
+
+    /// Thaw a paused sandbox.
+    fn resume<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>>;
+
+    /// End every process (SIGTERM, a grace period, SIGKILL) and release the sandbox's kernel
+    /// resources (cgroups, mounts); its files stay for [`Runtime::start`].
+    fn stop<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>>;
+
+    /// Boot a stopped sandbox again on the files it has (`spec` as at creation, or changed
+    /// limits) and wait for its agent.
+    fn start<'a>(
+        &'a self,
+        spec: &'a SandboxSpec,
+    ) -> BoxFuture<'a, Result<SandboxInfo, RuntimeError>>;
+
     /// The main process's retained log (see [`LogOptions`]), as chunks of bytes. Works in any
     /// state in which the sandbox's files exist.
     fn logs<'a>(

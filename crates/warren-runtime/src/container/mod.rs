@@ -29,6 +29,7 @@ mod cgroups;
 pub(crate) mod disk;
 mod disk_pool;
 pub(crate) mod layout;
+mod lifecycle;
 mod logs;
 mod mountinfo;
 pub(crate) mod rootfs;
@@ -334,7 +335,7 @@ impl ContainerRuntime {
             id: id.to_owned(),
         };
         let started = Instant::now();
-        match self.create_steps(spec, &layout).await {
+        match self.create_steps(spec, &layout, true).await {
             Ok(info) => {
                 tracing::info!(id, pid = info.pid, elapsed = ?started.elapsed(), "sandbox created");
                 Ok(info)
@@ -349,10 +350,13 @@ impl ContainerRuntime {
         }
     }
 
-    async fn create_steps(
+    /// Everything from the disk to a healthy agent. `fresh`: a new sandbox (make its disk);
+    /// otherwise a stopped one being started again on the disk and files it has.
+    pub(crate) async fn create_steps(
         &self,
         spec: &SandboxSpec,
         layout: &Layout,
+        fresh: bool,
     ) -> Result<SandboxInfo, RuntimeError> {
         let id = spec.id.as_str();
         let disk_err = |source| RuntimeError::Disk {
@@ -360,6 +364,12 @@ impl ContainerRuntime {
             source,
         };
         let disk_dir = layout.disk();
+        if !fresh {
+            if layout.disk_image().exists() {
+                disk::mount(&layout.disk_image(), &disk_dir).map_err(disk_err)?;
+            }
+            return self.boot(spec, layout).await;
+        }
         mkdir(&disk_dir, 0o711).map_err(sb_err(id, "create", &disk_dir))?;
         if spec.limits.disk_bytes > 0 {
             let image = layout.disk_image();
@@ -395,6 +405,12 @@ impl ContainerRuntime {
             let empty = layout.empty_lower();
             mkdir(&empty, 0o755).map_err(sb_err(id, "create", &empty))?;
         }
+        self.boot(spec, layout).await
+    }
+
+    /// Mount the overlay, write the OCI spec, run the container and wait for its agent.
+    async fn boot(&self, spec: &SandboxSpec, layout: &Layout) -> Result<SandboxInfo, RuntimeError> {
+        let id = spec.id.as_str();
         rootfs::mount_overlay(
             &spec.layers,
             &layout.empty_lower(),
@@ -578,10 +594,9 @@ impl ContainerRuntime {
         Ok(client)
     }
 
-    async fn delete_impl(&self, id: &str) -> Result<(), RuntimeError> {
-        if !is_valid_id(id) {
-            return Ok(());
-        }
+    /// Kill the container's processes and remove its runc state and cgroups (the files and
+    /// mounts stay). Idempotent.
+    pub(crate) async fn end_container(&self, id: &str) -> Result<(), RuntimeError> {
         lock(&self.agents).remove(id);
         let runc_err = |source| RuntimeError::Runc {
             id: id.to_owned(),
@@ -623,6 +638,14 @@ impl ContainerRuntime {
                 path,
                 source,
             })?;
+        Ok(())
+    }
+
+    async fn delete_impl(&self, id: &str) -> Result<(), RuntimeError> {
+        if !is_valid_id(id) {
+            return Ok(());
+        }
+        self.end_container(id).await?;
         let layout = Layout::new(&self.cfg.state_dir, id);
         // The overlay first: it holds the disk (its upper and work dirs) busy.
         for mount_point in [layout.rootfs(), layout.disk()] {
@@ -729,6 +752,25 @@ impl Runtime for ContainerRuntime {
         opts: crate::LogOptions,
     ) -> BoxFuture<'a, Result<crate::LogChunks, RuntimeError>> {
         Box::pin(self.logs_impl(id, opts))
+    }
+
+    fn pause<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>> {
+        Box::pin(self.pause_impl(id))
+    }
+
+    fn resume<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>> {
+        Box::pin(self.resume_impl(id))
+    }
+
+    fn stop<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>> {
+        Box::pin(self.stop_impl(id))
+    }
+
+    fn start<'a>(
+        &'a self,
+        spec: &'a SandboxSpec,
+    ) -> BoxFuture<'a, Result<SandboxInfo, RuntimeError>> {
+        Box::pin(self.start_impl(spec))
     }
 
     fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>> {

@@ -246,6 +246,27 @@ impl Runc {
         }
     }
 
+    /// `runc pause <id>`: freeze every process (cgroup freezer).
+    pub(crate) async fn pause(&self, id: &str) -> Result<(), RuncError> {
+        self.output("pause", &[id.into()]).await.map(drop)
+    }
+
+    /// `runc kill --all <id> <signal>`: every process of the container; a container that is not
+    /// running is not an error.
+    pub(crate) async fn signal_all(&self, id: &str, signal: &str) -> Result<(), RuncError> {
+        match self
+            .output("kill", &["--all".into(), id.into(), signal.into()])
+            .await
+        {
+            Err(RuncError::Failed { message, .. })
+                if is_not_exist(&message) || message.contains("not running") =>
+            {
+                Ok(())
+            }
+            other => other.map(drop),
+        }
+    }
+
     /// `runc resume <id>`.
     pub(crate) async fn resume(&self, id: &str) -> Result<(), RuncError> {
         self.output("resume", &[id.into()]).await.map(drop)
