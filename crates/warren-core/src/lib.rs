@@ -20,6 +20,7 @@ mod files;
 mod ids;
 mod images;
 mod keys;
+mod lifecycle;
 mod locks;
 mod logs;
 mod metrics;
@@ -37,6 +38,7 @@ pub use events::{EventFilter, MAX_EVENTS_PAGE};
 pub use exec::{ExecInput, ExecOutput, MAX_OUTPUT};
 pub use files::MAX_FILE_BYTES;
 pub use keys::{CreateKey, CreatedKey, KeyInfo, MAX_KEY_LIFETIME_S, Scope};
+pub use lifecycle::LifecycleOp;
 pub use logs::MAX_TAIL_LINES;
 pub use metrics::{MetricsSample, SandboxMetrics};
 pub use process::{

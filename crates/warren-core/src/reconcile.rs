@@ -114,9 +114,12 @@ impl Core {
                 let (to, reason) = match actual {
                     Some(ActualState::Running) => (SandboxState::Running, None),
                     Some(ActualState::Paused) => (SandboxState::Paused, None),
+                    // Its files are intact: stopped (normalized below), startable again.
                     Some(ActualState::Stopped) => (
-                        SandboxState::Error,
-                        Some("the sandbox's processes are gone (host reboot or killed)"),
+                        SandboxState::Stopped,
+                        Some(
+                            "the sandbox's processes are gone (host reboot or killed); start it again",
+                        ),
                     ),
                     Some(ActualState::Creating) => (
                         SandboxState::Error,
@@ -127,6 +130,10 @@ impl Core {
                         Some("the runtime no longer knows this sandbox"),
                     ),
                 };
+                if to == SandboxState::Stopped {
+                    // Leftover cgroups and mounts of the dead container go, as after a stop.
+                    self.inner.runtime.stop(id).await.map_err(runtime_err)?;
+                }
                 if to != recorded {
                     let mut ev = event(id, "sandbox.reconciled", ACTOR, Some(recorded), Some(to));
                     ev.message = reason.map(str::to_owned);
@@ -134,7 +141,9 @@ impl Core {
                         id: id.to_owned(),
                         from: Some(recorded),
                         to,
-                        error: reason.map(str::to_owned),
+                        error: reason
+                            .filter(|_| to == SandboxState::Error)
+                            .map(str::to_owned),
                         at: now_ms(),
                         event: ev,
                     };

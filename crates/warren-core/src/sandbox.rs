@@ -234,28 +234,7 @@ impl Core {
         self.inner.store.insert_sandbox(&record, &created).await?;
         self.publish_events().await;
 
-        let runtime_spec = RuntimeSpec {
-            id: id.clone(),
-            hostname: spec.hostname.clone(),
-            layers,
-            env: merge_env(&image.config.env, &spec.env),
-            workdir: spec
-                .workdir
-                .clone()
-                .unwrap_or_else(|| image.config.working_dir.clone()),
-            user: spec
-                .user
-                .clone()
-                .unwrap_or_else(|| image.config.user.clone()),
-            main_cmd: main_cmd(&spec, &image.config),
-            limits: Limits {
-                memory_bytes: spec.memory_mb * 1024 * 1024,
-                // Validated to 0.1..=64, so this is 100..=64000.
-                cpu_millis: (spec.cpu * 1000.0).round() as u32,
-                pids: spec.pids_limit,
-                disk_bytes: spec.disk_mb * 1024 * 1024,
-            },
-        };
+        let runtime_spec = runtime_spec(&id, &spec, &image, layers);
         if let Err(source) = self.inner.runtime.create(&runtime_spec).await {
             let err = CoreError::Runtime {
                 id: id.clone(),
@@ -500,6 +479,37 @@ pub(crate) fn event(
         actor: Some(actor.to_owned()),
         ok: true,
         message: None,
+    }
+}
+
+/// What the runtime needs to boot sandbox `id` of `spec` from `image` (unpacked at `layers`).
+pub(crate) fn runtime_spec(
+    id: &str,
+    spec: &SandboxSpec,
+    image: &warren_images::Image,
+    layers: Vec<std::path::PathBuf>,
+) -> RuntimeSpec {
+    RuntimeSpec {
+        id: id.to_owned(),
+        hostname: spec.hostname.clone(),
+        layers,
+        env: merge_env(&image.config.env, &spec.env),
+        workdir: spec
+            .workdir
+            .clone()
+            .unwrap_or_else(|| image.config.working_dir.clone()),
+        user: spec
+            .user
+            .clone()
+            .unwrap_or_else(|| image.config.user.clone()),
+        main_cmd: main_cmd(spec, &image.config),
+        limits: Limits {
+            memory_bytes: spec.memory_mb * 1024 * 1024,
+            // Validated to 0.1..=64, so this is 100..=64000.
+            cpu_millis: (spec.cpu * 1000.0).round() as u32,
+            pids: spec.pids_limit,
+            disk_bytes: spec.disk_mb * 1024 * 1024,
+        },
     }
 }
 

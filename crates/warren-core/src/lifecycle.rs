@@ -1,0 +1,110 @@
+//! Pause, resume, stop and start: state changes of an existing sandbox (ARCHITECTURE.md's state
+//! machine). Each takes the sandbox's lock, checks the state it starts from (a clear 409
+//! otherwise), asks the runtime, and records the new state with its event in one transaction.
+//! A runtime failure leaves the recorded state as it was and records a failed event.
+
+use warren_store::SandboxState;
+
+use crate::sandbox::{event, runtime_spec};
+use crate::{Core, CoreError, Sandbox};
+
+/// A state change a caller can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LifecycleOp {
+    /// Running → paused: every process frozen, memory kept.
+    Pause,
+    /// Paused → running.
+    Resume,
+    /// Running or paused → stopped: processes gone, files kept.
+    Stop,
+    /// Stopped → running: boot again on the same files.
+    Start,
+}
+
+impl LifecycleOp {
+    /// The verb, as in events (`sandbox.<verb>`) and errors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Stop => "stop",
+            Self::Start => "start",
+        }
+    }
+
+    fn allowed_in(self) -> &'static [SandboxState] {
+        match self {
+            Self::Pause => &[SandboxState::Running],
+            Self::Resume => &[SandboxState::Paused],
+            Self::Stop => &[SandboxState::Running, SandboxState::Paused],
+            Self::Start => &[SandboxState::Stopped],
+        }
+    }
+
+    fn to_state(self) -> SandboxState {
+        match self {
+            Self::Pause => SandboxState::Paused,
+            Self::Resume | Self::Start => SandboxState::Running,
+            Self::Stop => SandboxState::Stopped,
+        }
+    }
+}
+
+impl Core {
+    /// Apply `op` to sandbox `id`; returns the sandbox in its new state.
+    pub async fn change_sandbox_state(
+        &self,
+        id: &str,
+        op: LifecycleOp,
+        actor: &str,
+    ) -> Result<Sandbox, CoreError> {
+        let _guard = self.inner.locks.lock(id).await;
+        let sb = self.get_sandbox(id).await?;
+        if !op.allowed_in().contains(&sb.state) {
+            return Err(CoreError::WrongState {
+                id: id.to_owned(),
+                state: sb.state,
+                operation: op.as_str(),
+            });
+        }
+        let action = format!("sandbox.{}", op.as_str());
+        if let Err(err) = self.run_op(&sb, op).await {
+            let mut ev = event(id, &action, actor, Some(sb.state), None);
+            ev.ok = false;
+            ev.message = Some(err.chain());
+            self.inner.store.append_event(&ev).await?;
+            self.publish_events().await;
+            return Err(err);
+        }
+        self.transition(id, sb.state, op.to_state(), &action, actor)
+            .await?;
+        self.get_sandbox(id).await
+    }
+
+    async fn run_op(&self, sb: &Sandbox, op: LifecycleOp) -> Result<(), CoreError> {
+        let id = sb.id.as_str();
+        let runtime = &self.inner.runtime;
+        let result = match op {
+            LifecycleOp::Pause => runtime.pause(id).await,
+            LifecycleOp::Resume => runtime.resume(id).await,
+            LifecycleOp::Stop => runtime.stop(id).await,
+            LifecycleOp::Start => {
+                let image = self.resolve_image(&sb.image_digest).await?;
+                let layers = self
+                    .inner
+                    .images
+                    .layer_dirs(&image)
+                    .await
+                    .map_err(|source| CoreError::Images {
+                        source: Box::new(source),
+                    })?;
+                let spec = runtime_spec(id, &sb.spec, &image, layers);
+                runtime.start(&spec).await.map(drop)
+            }
+        };
+        result.map_err(|source| CoreError::Runtime {
+            id: id.to_owned(),
+            source: Box::new(source),
+        })
+    }
+}
