@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 /// Run one command to completion and return its output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"cmd": ["python3", "-c", "print(6*7)"], "timeout_s": 30}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct ExecRequest {
     /// Program and arguments, e.g. `["python3", "-c", "print(6*7)"]`. Not run

@@ -56,6 +56,10 @@ pub struct FileList {
 /// (`mkdir -p`); an existing directory is not an error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"path": "/srv/app/logs", "mode": "0750"}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct MkdirRequest {
     /// Absolute path of the directory.
@@ -68,6 +72,10 @@ pub struct MkdirRequest {
 /// Body of `POST /v1/sandboxes/{id}/files/move`: rename (missing parents of `to` are created).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"from": "/srv/app/old.txt", "to": "/srv/app/archive/old.txt"}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct MoveRequest {
     /// Absolute path of the entry to move.
@@ -79,6 +87,10 @@ pub struct MoveRequest {
 /// Body of `POST /v1/sandboxes/{id}/files/chmod`: new permission bits for a path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"path": "/srv/app/run.sh", "mode": "0755"}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct ChmodRequest {
     /// Absolute path (a symlink is followed).
@@ -91,6 +103,10 @@ pub struct ChmodRequest {
 /// at least one of `owner` and `group`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"path": "/srv/app/data", "owner": "app", "group": "app"}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct ChownRequest {
     /// Absolute path (a symlink itself is changed, not its target).

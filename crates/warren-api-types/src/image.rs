@@ -6,6 +6,10 @@ use time::OffsetDateTime;
 /// Body of `POST /v1/images/pull`: what to pull, and how to reach the registry.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"ref": "busybox:latest"}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct PullRequest {
     /// Image reference, e.g. `python:3.12-slim`, `ghcr.io/org/img:tag`, `127.0.0.1:5000/busybox`.

@@ -28,6 +28,10 @@ impl KeyScope {
 /// Body of `POST /v1/keys`: a new API key's name, scope and lifetime.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"name": "ci", "scope": "read", "expires_in_s": 86400}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
     /// Name (1-63 letters, digits, `.`, `_`, `-`); recorded as the actor of

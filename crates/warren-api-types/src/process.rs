@@ -54,6 +54,10 @@ pub struct ProcessExit {
 /// Body of `POST /v1/sandboxes/{id}/processes`: start a process and return without waiting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"cmd": ["python3", "-m", "http.server", "8080"], "tag": "web"}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct StartProcessRequest {
     /// Program and arguments; not run through a shell.

@@ -9,6 +9,10 @@ use time::OffsetDateTime;
 /// environment, limits, labels and metadata; an absent field takes the server's default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"image": "python:3.12-slim", "cmd": ["sleep", "infinity"], "env": {"APP_ENV": "dev"}, "cpu": 0.5, "memory_mb": 256, "labels": {"team": "ml"}}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSandboxRequest {
     /// Image reference or digest; pulled first if it is not local.
@@ -174,6 +178,10 @@ pub struct SandboxList {
 /// replaces the whole map; an absent field is left as it is.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = json!({"labels": {"team": "ml", "stage": "review"}}))
+)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSandboxRequest {
     /// New labels (same rules as at creation), replacing the old ones.

@@ -65,7 +65,6 @@ pub(crate) struct ListQuery {
     /// Only events about this sandbox (its id).
     sandbox: Option<String>,
     /// Only events whose action starts with this, e.g. `sandbox.` or `key.create`.
-    #[param(example = "sandbox.")]
     action: Option<String>,
     /// Only events after this `seq`, oldest first (pass the previous page's `next_cursor`);
     /// absent: the newest events.
@@ -119,7 +118,6 @@ pub(crate) struct StreamQuery {
     /// Only events about this sandbox (its id).
     sandbox: Option<String>,
     /// Only events whose action starts with this, e.g. `sandbox.` or `key.create`.
-    #[param(example = "sandbox.")]
     action: Option<String>,
     /// First replay the recorded events after this `seq`, then continue live (overrides a
     /// `Last-Event-ID` header); absent: only events from now on.

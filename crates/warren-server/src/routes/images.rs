@@ -289,7 +289,6 @@ async fn pull_job(
 #[into_params(parameter_in = Query)]
 pub(crate) struct ImportQuery {
     /// Store the imported image under this reference (the archive must hold one image).
-    #[param(example = "mybox:1")]
     tag: Option<String>,
 }
 

@@ -33,7 +33,7 @@ pub(crate) struct Api;
 #[into_params(parameter_in = Query)]
 pub(crate) struct LogsQuery {
     /// Only the last this many lines, at most 1000000 (default: everything retained).
-    #[param(maximum = 1_000_000, example = 100)]
+    #[param(maximum = 1_000_000)]
     tail: Option<u64>,
     /// Keep streaming new output (default false).
     #[serde(default)]

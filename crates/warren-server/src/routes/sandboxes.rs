@@ -97,7 +97,6 @@ pub(crate) struct ListQuery {
     /// Only sandboxes created from this image reference.
     image: Option<String>,
     /// Label selector: `key=value[,key=value...]`; every pair must match.
-    #[param(example = "team=ml,env=dev")]
     label: Option<String>,
 }
 

@@ -36,13 +36,10 @@ pub(crate) struct Api;
 #[into_params(parameter_in = Query)]
 struct PtyQuery {
     /// Columns (default 80).
-    #[param(example = 120)]
     cols: Option<u32>,
     /// Rows (default 24).
-    #[param(example = 40)]
     rows: Option<u32>,
     /// Command line run by `/bin/sh -c`; default: a login shell (bash if present, else sh).
-    #[param(example = "htop")]
     cmd: Option<String>,
     /// User (name or uid); default: the sandbox's default user.
     user: Option<String>,
