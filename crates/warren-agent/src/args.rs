@@ -1,7 +1,8 @@
 //! Command line, parsed by hand (the agent is a small static binary; no clap).
 //!
 //! `warren-agent --listen unix:/path/to.sock [--default-user USER] [--workdir DIR]
-//!  [--hostname NAME] [--log FILE] [--log-file-bytes N] [--log-files N] [-- MAIN_CMD ARGS...]`
+//!  [--hostname NAME] [--log FILE] [--log-file-bytes N] [--log-files N] [--stdio FILE]
+//!  [-- MAIN_CMD ARGS...]`
 
 use std::path::PathBuf;
 
@@ -28,6 +29,8 @@ pub struct Args {
     pub log: Option<PathBuf>,
     /// Rotation limits of `log`.
     pub log_limits: crate::mainlog::Limits,
+    /// Reopen the agent's own stdout/stderr on this file (and stdin on /dev/null) at start.
+    pub stdio: Option<PathBuf>,
     /// The sandbox's main process, if any.
     pub main_cmd: Vec<String>,
 }
@@ -54,7 +57,7 @@ pub enum ArgsError {
 
 /// Usage text for `--help` and errors.
 pub const USAGE: &str = "usage: warren-agent --listen unix:/path/to.sock [--default-user USER] \
-[--workdir DIR] [--hostname NAME] [--log FILE] [--log-file-bytes N] [--log-files N] \
+[--workdir DIR] [--hostname NAME] [--log FILE] [--log-file-bytes N] [--log-files N] [--stdio FILE] \
 [-- MAIN_CMD ARGS...]";
 
 impl Args {
@@ -69,6 +72,7 @@ impl Args {
             hostname: None,
             log: None,
             log_limits: crate::mainlog::Limits::default(),
+            stdio: None,
             main_cmd: Vec::new(),
         };
         while let Some(a) = it.next() {
@@ -92,6 +96,7 @@ impl Args {
                 "--workdir" => out.workdir = Some(value("--workdir")?).filter(|w| !w.is_empty()),
                 "--hostname" => out.hostname = Some(value("--hostname")?).filter(|h| !h.is_empty()),
                 "--log" => out.log = Some(PathBuf::from(value("--log")?)),
+                "--stdio" => out.stdio = Some(PathBuf::from(value("--stdio")?)),
                 "--log-file-bytes" => {
                     out.log_limits.file_bytes =
                         positive("--log-file-bytes", value("--log-file-bytes")?)?;

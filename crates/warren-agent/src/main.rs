@@ -37,6 +37,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(path) = &args.stdio
+        && let Err(e) = reopen_stdio(path)
+    {
+        eprintln!(
+            "warren-agent: cannot reopen stdio on {}: {e}",
+            path.display()
+        );
+        return ExitCode::FAILURE;
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -49,4 +58,19 @@ fn main() -> ExitCode {
         }
     };
     rt.block_on(init::run(args))
+}
+
+/// Make stdin `/dev/null` and stdout/stderr `path` (appending), opened from inside the sandbox.
+/// The runtime hands PID 1 host-side files; descriptors of files outside the sandbox's mount
+/// namespace would make a checkpoint (CRIU) fail, so the agent swaps them for its own at once.
+fn reopen_stdio(path: &std::path::Path) -> std::io::Result<()> {
+    let null = std::fs::File::open("/dev/null")?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    nix::unistd::dup2_stdin(&null)?;
+    nix::unistd::dup2_stdout(&log)?;
+    nix::unistd::dup2_stderr(&log)?;
+    Ok(())
 }

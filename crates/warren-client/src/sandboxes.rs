@@ -99,6 +99,37 @@ impl Client {
             .await
     }
 
+    /// `POST /v1/sandboxes/{id}/{action}` with `action` one of `pause`, `resume`, `stop`,
+    /// `start`; returns the sandbox in its new state.
+    pub async fn change_sandbox_state(
+        &self,
+        id: &str,
+        action: &str,
+    ) -> Result<Sandbox, ClientError> {
+        let path = format!("/v1/sandboxes/{}/{}", seg(id), seg(action));
+        self.json(self.request(Method::POST, &path)).await
+    }
+
+    /// `POST /v1/sandboxes/{id}/pause`.
+    pub async fn pause_sandbox(&self, id: &str) -> Result<Sandbox, ClientError> {
+        self.change_sandbox_state(id, "pause").await
+    }
+
+    /// `POST /v1/sandboxes/{id}/resume`.
+    pub async fn resume_sandbox(&self, id: &str) -> Result<Sandbox, ClientError> {
+        self.change_sandbox_state(id, "resume").await
+    }
+
+    /// `POST /v1/sandboxes/{id}/stop`.
+    pub async fn stop_sandbox(&self, id: &str) -> Result<Sandbox, ClientError> {
+        self.change_sandbox_state(id, "stop").await
+    }
+
+    /// `POST /v1/sandboxes/{id}/start`.
+    pub async fn start_sandbox(&self, id: &str) -> Result<Sandbox, ClientError> {
+        self.change_sandbox_state(id, "start").await
+    }
+
     /// `DELETE /v1/sandboxes/{id}`.
     pub async fn delete_sandbox(&self, id: &str) -> Result<(), ClientError> {
         self.send(self.request(Method::DELETE, &format!("/v1/sandboxes/{}", seg(id))))

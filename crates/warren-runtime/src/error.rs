@@ -116,6 +116,34 @@ pub enum RuntimeError {
         #[source]
         source: crate::container::DiskError,
     },
+    /// The checkpoint (hibernate) failed; the sandbox was left as it was.
+    #[error("sandbox {id}: checkpoint failed; CRIU's log ends: {criu_log}")]
+    Checkpoint {
+        /// Sandbox id.
+        id: String,
+        /// runc's error.
+        #[source]
+        source: RuncError,
+        /// The tail of CRIU's dump log.
+        criu_log: String,
+    },
+    /// The restore (wake from hibernation) failed.
+    #[error("sandbox {id}: restore failed; CRIU's log ends: {criu_log}")]
+    Restore {
+        /// Sandbox id.
+        id: String,
+        /// runc's error.
+        #[source]
+        source: RuncError,
+        /// The tail of CRIU's restore log.
+        criu_log: String,
+    },
+    /// There is no complete checkpoint to restore from.
+    #[error("sandbox {id} has no checkpoint to restore (missing or incomplete)")]
+    NoCheckpoint {
+        /// Sandbox id.
+        id: String,
+    },
     /// A runc command failed.
     #[error("sandbox {id}: runc")]
     Runc {

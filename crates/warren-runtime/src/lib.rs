@@ -79,6 +79,16 @@ pub trait Runtime: Send + Sync + 'static {
         spec: &'a SandboxSpec,
     ) -> BoxFuture<'a, Result<SandboxInfo, RuntimeError>>;
 
+    /// Checkpoint every process of a running or paused sandbox to disk (memory, open files,
+    /// listening sockets) and release its memory; [`Runtime::restore`] brings it back.
+    fn hibernate<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>>;
+
+    /// Bring a hibernated sandbox back, continuing from its checkpoint.
+    fn restore<'a>(
+        &'a self,
+        spec: &'a SandboxSpec,
+    ) -> BoxFuture<'a, Result<SandboxInfo, RuntimeError>>;
+
     /// The main process's retained log (see [`LogOptions`]), as chunks of bytes. Works in any
     /// state in which the sandbox's files exist.
     fn logs<'a>(

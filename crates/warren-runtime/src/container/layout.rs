@@ -11,7 +11,10 @@
 //!     upper/  work/          overlay upper and work dirs (upper owned by the shifted root)
 //!     run/                   bind-mounted at /.warren/run; the agent creates agent.sock here
 //!       main.log[.N]         the main process's output, rotated by the agent
-//!     log                    stdout+stderr of the agent itself
+//!       agent.log            stdout+stderr of the agent itself (runc's stdio for PID 1; the
+//!                            agent reopens it from inside so that CRIU can checkpoint it)
+//!   checkpoint/              CRIU images of a hibernated sandbox (see `hibernate.rs`)
+//!   criu-work/               CRIU's dump/restore logs
 //!   runc.log                 runc's own log (JSON lines), read for error messages
 //!   pid                      host pid of the agent, written by runc
 //! ```
@@ -61,10 +64,16 @@ impl Layout {
         self.dir.join("disk/run/agent.sock")
     }
     pub(crate) fn log(&self) -> PathBuf {
-        self.dir.join("disk/log")
+        self.dir.join("disk/run/agent.log")
     }
     pub(crate) fn runc_log(&self) -> PathBuf {
         self.dir.join("runc.log")
+    }
+    pub(crate) fn checkpoint(&self) -> PathBuf {
+        self.dir.join("checkpoint")
+    }
+    pub(crate) fn criu_work(&self) -> PathBuf {
+        self.dir.join("criu-work")
     }
     pub(crate) fn pid_file(&self) -> PathBuf {
         self.dir.join("pid")

@@ -19,7 +19,7 @@ use crate::{RuntimeError, SandboxInfo, SandboxSpec};
 pub(crate) const STOP_GRACE: Duration = Duration::from_secs(5);
 
 impl ContainerRuntime {
-    fn existing(&self, id: &str) -> Result<Layout, RuntimeError> {
+    pub(super) fn existing(&self, id: &str) -> Result<Layout, RuntimeError> {
         let layout = Layout::new(&self.cfg.state_dir, id);
         if !is_valid_id(id) || !layout.dir().exists() {
             return Err(RuntimeError::NotFound { id: id.to_owned() });
@@ -27,7 +27,7 @@ impl ContainerRuntime {
         Ok(layout)
     }
 
-    fn runc_err(id: &str) -> impl FnOnce(super::runc::RuncError) -> RuntimeError + '_ {
+    pub(super) fn runc_err(id: &str) -> impl FnOnce(super::runc::RuncError) -> RuntimeError + '_ {
         move |source| RuntimeError::Runc {
             id: id.to_owned(),
             source,

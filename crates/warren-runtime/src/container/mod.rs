@@ -28,6 +28,7 @@
 mod cgroups;
 pub(crate) mod disk;
 mod disk_pool;
+mod hibernate;
 pub(crate) mod layout;
 mod lifecycle;
 mod logs;
@@ -201,6 +202,15 @@ fn mkdir(path: &Path, mode: u32) -> std::io::Result<()> {
     std::fs::DirBuilder::new().mode(mode).create(path)?;
     // The umask may have removed bits.
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+/// The host pid of the sandbox's PID 1, as runc wrote it.
+fn read_pid(id: &str, layout: &Layout) -> Result<u32, RuntimeError> {
+    let path = layout.pid_file();
+    let text = std::fs::read_to_string(&path).map_err(sb_err(id, "read", &path))?;
+    text.trim()
+        .parse()
+        .map_err(|_| sb_err(id, "parse", &path)(ErrorKind::InvalidData.into()))
 }
 
 /// Is the process alive and not a zombie?
@@ -401,6 +411,12 @@ impl ContainerRuntime {
                     .map_err(|e| sb_err(id, "chown", &dir)(e.into()))?;
             }
         }
+        // The agent's stdio file: the agent reopens it from inside (see `hibernate.rs`), as the
+        // shifted root, so that root must own it.
+        let agent_log = layout.log();
+        std::fs::File::create(&agent_log).map_err(sb_err(id, "create", &agent_log))?;
+        nix::unistd::chown(&agent_log, root, root_gid)
+            .map_err(|e| sb_err(id, "chown", &agent_log)(e.into()))?;
         if spec.layers.is_empty() {
             let empty = layout.empty_lower();
             mkdir(&empty, 0o755).map_err(sb_err(id, "create", &empty))?;
@@ -455,15 +471,7 @@ impl ContainerRuntime {
             )
             .await
             .map_err(runc_err)?;
-        let pid_text = std::fs::read_to_string(layout.pid_file()).map_err(sb_err(
-            id,
-            "read",
-            &layout.pid_file(),
-        ))?;
-        let pid: u32 = pid_text
-            .trim()
-            .parse()
-            .map_err(|_| sb_err(id, "parse", &layout.pid_file())(ErrorKind::InvalidData.into()))?;
+        let pid = read_pid(id, layout)?;
 
         let client = self.wait_for_agent(id, layout, pid).await?;
         lock(&self.agents).insert(id.to_owned(), client);
@@ -771,6 +779,17 @@ impl Runtime for ContainerRuntime {
         spec: &'a SandboxSpec,
     ) -> BoxFuture<'a, Result<SandboxInfo, RuntimeError>> {
         Box::pin(self.start_impl(spec))
+    }
+
+    fn hibernate<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>> {
+        Box::pin(self.hibernate_impl(id))
+    }
+
+    fn restore<'a>(
+        &'a self,
+        spec: &'a SandboxSpec,
+    ) -> BoxFuture<'a, Result<SandboxInfo, RuntimeError>> {
+        Box::pin(self.restore_impl(spec))
     }
 
     fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>> {

@@ -158,11 +158,70 @@ impl Runc {
         log: &Path,
         runc_log: &Path,
     ) -> Result<(), RuncError> {
-        const CMD: &str = "run";
+        self.detached("run", &[], id, bundle, pid_file, log, runc_log)
+            .await
+    }
+
+    /// `runc restore --detach`: bring a checkpointed container back from `image_dir` (CRIU's
+    /// own log goes to `work_dir`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn restore_detached(
+        &self,
+        id: &str,
+        bundle: &Path,
+        image_dir: &Path,
+        work_dir: &Path,
+        pid_file: &Path,
+        log: &Path,
+        runc_log: &Path,
+    ) -> Result<(), RuncError> {
+        let args: [OsString; 4] = [
+            "--image-path".into(),
+            image_dir.into(),
+            "--work-path".into(),
+            work_dir.into(),
+        ];
+        self.detached("restore", &args, id, bundle, pid_file, log, runc_log)
+            .await
+    }
+
+    /// `runc checkpoint`: dump the container's processes into `image_dir` with CRIU; the
+    /// container is gone afterwards.
+    pub(crate) async fn checkpoint(
+        &self,
+        id: &str,
+        image_dir: &Path,
+        work_dir: &Path,
+    ) -> Result<(), RuncError> {
+        let args: [OsString; 6] = [
+            "--image-path".into(),
+            image_dir.into(),
+            "--work-path".into(),
+            work_dir.into(),
+            // A connection from the daemon that is still closing is dumped as external
+            // (restored disconnected) instead of failing the dump.
+            "--ext-unix-sk".into(),
+            id.into(),
+        ];
+        self.output("checkpoint", &args).await.map(drop)
+    }
+
+    /// A `runc` command that leaves a container running detached, its stdio to `log`.
+    #[allow(clippy::too_many_arguments)]
+    async fn detached(
+        &self,
+        cmd: &'static str,
+        extra: &[OsString],
+        id: &str,
+        bundle: &Path,
+        pid_file: &Path,
+        log: &Path,
+        runc_log: &Path,
+    ) -> Result<(), RuncError> {
         let file_err = |path: &Path| {
             let path = path.to_path_buf();
             move |source| RuncError::File {
-                command: CMD,
+                command: cmd,
                 path,
                 source,
             }
@@ -175,29 +234,35 @@ impl Runc {
         let err = out.try_clone().map_err(file_err(log))?;
         let mut c = self.command();
         c.arg("--log").arg(runc_log);
-        c.arg(CMD).arg("--detach").arg("--bundle").arg(bundle);
+        // Only this command's messages in the log we read on failure.
+        let _ = std::fs::remove_file(runc_log);
+        c.arg(cmd)
+            .args(extra)
+            .arg("--detach")
+            .arg("--bundle")
+            .arg(bundle);
         c.arg("--pid-file").arg(pid_file).arg(id);
         c.stdout(Stdio::from(out)).stderr(Stdio::from(err));
         let mut child = c.spawn().map_err(|source| RuncError::Spawn {
             runc: self.bin.clone(),
-            command: CMD,
+            command: cmd,
             source,
         })?;
         let status = tokio::time::timeout(self.timeout, child.wait())
             .await
             .map_err(|_| RuncError::Timeout {
-                command: CMD,
+                command: cmd,
                 timeout: self.timeout,
             })?
             .map_err(|source| RuncError::Spawn {
                 runc: self.bin.clone(),
-                command: CMD,
+                command: cmd,
                 source,
             })?;
         if !status.success() {
             let text = std::fs::read_to_string(runc_log).unwrap_or_default();
             return Err(RuncError::Failed {
-                command: CMD,
+                command: cmd,
                 status,
                 message: messages(&text),
             });

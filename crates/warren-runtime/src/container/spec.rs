@@ -21,6 +21,8 @@ pub(crate) const RUN_DIR: &str = "/.warren/run";
 pub(crate) const AGENT_SOCKET: &str = "/.warren/run/agent.sock";
 /// The main process's log as the agent sees it (`<bundle>/disk/run/main.log` on the host).
 pub(crate) const MAIN_LOG: &str = "/.warren/run/main.log";
+/// The agent's own output, reopened from inside at start (`<bundle>/disk/run/agent.log`).
+pub(crate) const AGENT_LOG: &str = "/.warren/run/agent.log";
 
 /// Docker's default capability set (moby `oci/caps/defaults.go`).
 pub(crate) const DEFAULT_CAPS: &[&str] = &[
@@ -268,6 +270,7 @@ pub(crate) fn agent_args(spec: &SandboxSpec, log: LogRotation) -> Vec<String> {
     args.extend(["--default-user".into(), user.to_owned()]);
     args.extend(["--workdir".into(), workdir.to_owned()]);
     args.extend(["--hostname".into(), spec.hostname.clone()]);
+    args.extend(["--stdio".into(), AGENT_LOG.to_owned()]);
     args.extend(["--log".into(), MAIN_LOG.to_owned()]);
     args.extend(["--log-file-bytes".into(), log.file_bytes.to_string()]);
     args.extend(["--log-files".into(), log.files.to_string()]);
@@ -477,6 +480,8 @@ mod tests {
                 "/",
                 "--hostname",
                 "box",
+                "--stdio",
+                "/.warren/run/agent.log",
                 "--log",
                 "/.warren/run/main.log",
                 "--log-file-bytes",

@@ -10,6 +10,7 @@ mod files;
 mod health;
 mod images;
 mod keys;
+mod lifecycle;
 mod logs;
 mod metrics;
 mod process_stream;
@@ -63,6 +64,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
         terminal::Api::openapi(),
         metrics::Api::openapi(),
         logs::Api::openapi(),
+        lifecycle::Api::openapi(),
     ] {
         doc.merge(part);
     }
@@ -73,6 +75,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
 pub(crate) fn v1() -> Router<AppState> {
     Router::new()
         .merge(sandboxes::routes())
+        .merge(lifecycle::routes())
         .merge(images::routes())
         .merge(files::routes())
         .merge(keys::routes())

@@ -62,6 +62,14 @@ pub enum SandboxCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Freeze sandboxes in place (memory kept, no CPU).
+    Pause(StateArgs),
+    /// Thaw paused sandboxes.
+    Resume(StateArgs),
+    /// Stop sandboxes: processes end (SIGTERM, 5 s, SIGKILL), files stay.
+    Stop(StateArgs),
+    /// Boot stopped sandboxes again on their files.
+    Start(StateArgs),
     /// Delete sandboxes (processes, filesystem, everything).
     #[command(visible_alias = "delete")]
     Rm {
@@ -71,6 +79,16 @@ pub enum SandboxCommand {
         #[command(flatten)]
         remote: Remote,
     },
+}
+
+/// Sandboxes to change state.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// Sandbox ids.
+    #[arg(required = true)]
+    pub ids: Vec<String>,
+    #[command(flatten)]
+    pub remote: Remote,
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +204,10 @@ pub async fn run(cmd: SandboxCommand) -> anyhow::Result<ExitCode> {
         SandboxCommand::Attach { id, pid, remote } => {
             super::process::attach(&id, pid, &remote).await
         }
+        SandboxCommand::Pause(args) => change_state(args, "pause").await,
+        SandboxCommand::Resume(args) => change_state(args, "resume").await,
+        SandboxCommand::Stop(args) => change_state(args, "stop").await,
+        SandboxCommand::Start(args) => change_state(args, "start").await,
         SandboxCommand::Rm { ids, remote } => {
             let client = config::client(&remote)?;
             for id in &ids {
@@ -261,6 +283,24 @@ async fn exec(args: ExecArgs) -> anyhow::Result<ExitCode> {
     output::json(&out)?;
     // Like a shell: 128+9 for a killed command, else its own status (mod 256).
     Ok(super::process::exit_status(out.exit_code))
+}
+
+/// Apply `action` to each sandbox in turn, printing `ID STATE` (or the sandboxes as JSON); stops
+/// at the first failure.
+async fn change_state(args: StateArgs, action: &str) -> anyhow::Result<ExitCode> {
+    let client = config::client(&args.remote)?;
+    let mut changed = Vec::new();
+    for id in &args.ids {
+        let sb = client.change_sandbox_state(id, action).await?;
+        if !args.remote.json {
+            println!("{}\t{}", sb.id, sb.state);
+        }
+        changed.push(sb);
+    }
+    if args.remote.json {
+        output::json(&changed)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `exec -t`: the command on a PTY, through the terminal WebSocket (which runs a `sh -c` line).

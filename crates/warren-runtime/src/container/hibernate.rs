@@ -1,0 +1,175 @@
+//! Hibernate and wake: the whole sandbox checkpointed to disk with CRIU (`runc checkpoint`) and
+//! its memory released; later restored (`runc restore`) exactly where it was — processes,
+//! memory, open files, listening sockets.
+//!
+//! ```text
+//! <bundle>/checkpoint/      CRIU images (0755: restore runs as the mapped root and must read them)
+//! <bundle>/criu-work/       CRIU's logs (dump.log, restore.log), read for error messages
+//! ```
+//!
+//! The checkpoint is on the host filesystem, outside the sandbox's disk quota (a memory image
+//! can be larger than the quota). The overlay and the disk stay mounted while hibernated; after
+//! a host reboot they are mounted again before the restore. The daemon's connection to the agent
+//! is dropped first: CRIU refuses to dump a Unix socket whose peer is outside the container.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use super::layout::Layout;
+use super::{ContainerRuntime, disk, layout, rootfs};
+use crate::validate::validate_spec;
+use crate::{RuntimeError, SandboxInfo, SandboxSpec};
+
+/// CRIU's error lines from its log (its last lines when there are none): what a user needs.
+fn criu_log_tail(work: &Path, name: &str) -> String {
+    let text = std::fs::read(work.join(name)).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text[text.len().saturating_sub(1 << 20)..]).into_owned();
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains("Error (")).collect();
+    if errors.is_empty() {
+        layout::tail(&work.join(name), 5)
+    } else {
+        errors[errors.len().saturating_sub(5)..].join("\n")
+    }
+}
+
+/// How long a hibernate waits for connections to the agent to close (a terminal or stream that
+/// stays open past it makes the dump fail with CRIU's "Unix socket ... not found").
+const CONNECTIONS_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Connected sockets on the agent's socket path in the network namespace of `pid` (from
+/// `/proc/<pid>/net/unix`: state 03 is connected; the listener is 01).
+fn open_agent_connections(pid: u32) -> usize {
+    let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/unix")) else {
+        return 0;
+    };
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols.len() >= 8 && cols[5] == "03" && cols[7].ends_with("/agent.sock")
+        })
+        .count()
+}
+
+impl ContainerRuntime {
+    pub(crate) async fn hibernate_impl(&self, id: &str) -> Result<(), RuntimeError> {
+        let layout = self.existing(id)?;
+        let (images, work) = (layout.checkpoint(), layout.criu_work());
+        for dir in [&images, &work] {
+            match std::fs::remove_dir_all(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(super::sb_err(id, "clear", dir)(e)),
+            }
+            std::fs::create_dir(dir).map_err(super::sb_err(id, "create", dir))?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+                .map_err(super::sb_err(id, "set mode of", dir))?;
+        }
+        // No host-side connection may stay open into the sandbox: drop ours, and let the agent
+        // see the close (a frozen agent cannot, so thaw first; CRIU freezes it again to dump).
+        super::lock(&self.agents).remove(id);
+        if let Some(st) = self.runc.state(id).await.map_err(Self::runc_err(id))? {
+            if st.status == "paused" {
+                self.runc.resume(id).await.map_err(Self::runc_err(id))?;
+            }
+            let pid = u32::try_from(st.pid).unwrap_or(0);
+            let deadline = std::time::Instant::now() + CONNECTIONS_GRACE;
+            while open_agent_connections(pid) > 0 && std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+        if let Err(source) = self.runc.checkpoint(id, &images, &work).await {
+            return Err(RuntimeError::Checkpoint {
+                id: id.to_owned(),
+                source,
+                criu_log: criu_log_tail(&work, "dump.log"),
+            });
+        }
+        // runc leaves the stopped container's state and cgroups; the checkpoint is what counts.
+        self.end_container(id).await
+    }
+
+    pub(crate) async fn restore_impl(
+        &self,
+        spec: &SandboxSpec,
+    ) -> Result<SandboxInfo, RuntimeError> {
+        validate_spec(spec)?;
+        let id = spec.id.as_str();
+        let layout = self.existing(id)?;
+        if !layout.checkpoint().join("inventory.img").exists() {
+            return Err(RuntimeError::NoCheckpoint { id: id.to_owned() });
+        }
+        if self
+            .runc
+            .state(id)
+            .await
+            .map_err(Self::runc_err(id))?
+            .is_some()
+        {
+            return Err(RuntimeError::AlreadyExists { id: id.to_owned() });
+        }
+        self.ensure_mounted(spec, &layout)?;
+        // The OCI spec as at the checkpoint's time (restore must see the same mounts).
+        let pid = match self
+            .runc
+            .restore_detached(
+                id,
+                layout.dir(),
+                &layout.checkpoint(),
+                &layout.criu_work(),
+                &layout.pid_file(),
+                &layout.log(),
+                &layout.runc_log(),
+            )
+            .await
+        {
+            Ok(()) => super::read_pid(id, &layout)?,
+            Err(source) => {
+                let _ = self.end_container(id).await;
+                return Err(RuntimeError::Restore {
+                    id: id.to_owned(),
+                    source,
+                    criu_log: criu_log_tail(&layout.criu_work(), "restore.log"),
+                });
+            }
+        };
+        let client = self.wait_for_agent(id, &layout, pid).await?;
+        super::lock(&self.agents).insert(id.to_owned(), client);
+        // Restored: the images are spent (the sandbox has moved on from that instant).
+        let _ = std::fs::remove_dir_all(layout.checkpoint());
+        Ok(SandboxInfo {
+            id: id.to_owned(),
+            pid,
+            bundle: layout.dir().to_path_buf(),
+        })
+    }
+
+    /// Mount the disk and the overlay if they are not (after a host reboot).
+    fn ensure_mounted(&self, spec: &SandboxSpec, layout: &Layout) -> Result<(), RuntimeError> {
+        let id = spec.id.as_str();
+        let mounted = |p: &Path| super::mountinfo::is_mounted(p).unwrap_or(false);
+        if layout.disk_image().exists() && !mounted(&layout.disk()) {
+            disk::mount(&layout.disk_image(), &layout.disk()).map_err(|source| {
+                RuntimeError::Disk {
+                    id: id.to_owned(),
+                    source,
+                }
+            })?;
+        }
+        if !mounted(&layout.rootfs()) {
+            rootfs::mount_overlay(
+                &spec.layers,
+                &layout.empty_lower(),
+                &layout.upper(),
+                &layout.work(),
+                &layout.rootfs(),
+            )
+            .map_err(|source| RuntimeError::Rootfs {
+                id: id.to_owned(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,106 @@
+//! Pause/resume and stop/start through the daemon: the state machine, 409s from the wrong
+//! state, events, the CLI, and a sandbox whose processes died while the daemon was down coming
+//! back as `stopped` and starting again on its files.
+
+mod common;
+
+use warren_api_types::{CreateSandboxRequest, ErrorCode, ExecRequest};
+
+fn sh(script: &str) -> ExecRequest {
+    ExecRequest::new(["sh", "-c", script])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_resume_stop_start() {
+    let Some(env) = common::env() else { return };
+    let registry = common::Registry::start();
+    let busybox = registry.push(&env.fixtures.join("busybox"), "latest", "busybox");
+    let mut daemon = common::Daemon::start(&env);
+    let dir = daemon.take_dir().expect("owns its state dir");
+    let client = daemon.client();
+    let mut req = CreateSandboxRequest::new(&busybox);
+    req.cmd = Some(vec![
+        "sh".into(),
+        "-c".into(),
+        "echo booted; exec sleep 3600".into(),
+    ]);
+    let sb = client.create_sandbox(&req).await.unwrap();
+    client.exec(&sb.id, &sh("echo kept > /data")).await.unwrap();
+
+    // Pause: the state says so, commands are refused with 409, resume from running is a 409.
+    let paused = client.pause_sandbox(&sb.id).await.expect("pause");
+    assert_eq!(paused.state.as_str(), "paused");
+    let err = client.exec(&sb.id, &sh("true")).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::Conflict), "{err}");
+    let err = client.pause_sandbox(&sb.id).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::Conflict));
+    assert!(err.to_string().contains("paused"), "{err}");
+    let resumed = client.resume_sandbox(&sb.id).await.expect("resume");
+    assert_eq!(resumed.state.as_str(), "running");
+    let err = client.resume_sandbox(&sb.id).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::Conflict));
+
+    // Stop from paused, start again: files kept, the main process runs again.
+    client.pause_sandbox(&sb.id).await.unwrap();
+    let stopped = client.stop_sandbox(&sb.id).await.expect("stop");
+    assert_eq!(stopped.state.as_str(), "stopped");
+    assert!(common::mounts_containing(&sb.id).is_empty());
+    assert!(common::cgroups_of(&sb.id).is_empty());
+    let err = client.exec(&sb.id, &sh("true")).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::Conflict));
+    let out = daemon.cli(&["sandbox", "start", &sb.id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}\trunning\n", sb.id)
+    );
+    let out = client.exec(&sb.id, &sh("cat /data")).await.unwrap();
+    assert_eq!(out.stdout, "kept\n");
+
+    let events = client
+        .list_events(&warren_client::EventQuery {
+            sandbox: Some(sb.id.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let actions: Vec<&str> = events.items.iter().map(|e| e.action.as_str()).collect();
+    for a in [
+        "sandbox.pause",
+        "sandbox.resume",
+        "sandbox.stop",
+        "sandbox.start",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+
+    // The sandbox's processes die while the daemon is down: after a restart it is `stopped`
+    // (its files are intact), and starting it works.
+    daemon.kill9();
+    drop(daemon);
+    let pid_file = dir.path().join("sandboxes").join(&sb.id).join("pid");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let daemon = common::Daemon::start_in(&env, dir.path());
+    let client = daemon.client();
+    let found = client.get_sandbox(&sb.id).await.unwrap();
+    assert_eq!(found.state.as_str(), "stopped");
+    assert!(found.error.is_none());
+    client
+        .start_sandbox(&sb.id)
+        .await
+        .expect("start after the crash");
+    let out = client.exec(&sb.id, &sh("cat /data")).await.unwrap();
+    assert_eq!(out.stdout, "kept\n");
+    client.delete_sandbox(&sb.id).await.unwrap();
+    assert!(common::mounts_containing(&sb.id).is_empty());
+}
