@@ -10,9 +10,11 @@
 #   WARREN_CACHE_DIR (default /var/cache/warren)  where the CRIU source and built binary are kept
 #
 # Idempotent: a second run finds everything in place and finishes in a few seconds.
-# CRIU: a distro `criu` is used when it is >= 4 and `criu check` passes. Otherwise CRIU is built
+# CRIU: a distro `criu` is used when it is >= 4, `criu check` passes and it can dump a process
+# with a TCP socket on this kernel (CRIU 4.1 cannot on Linux >= 6.16). Otherwise CRIU is built
 # from Debian trixie's source package (criu_X.orig.tar.xz fetched through apt from a temporary
-# deb-src entry, removed again afterwards) and installed to /usr/local/sbin/criu.
+# deb-src entry, removed again afterwards), patched with scripts/criu/*.patch, and installed to
+# /usr/local/sbin/criu.
 set -euo pipefail
 
 WITH_TEST_DEPS="${WARREN_TEST_DEPS:-0}"
@@ -21,6 +23,7 @@ CACHE_DIR="${WARREN_CACHE_DIR:-/var/cache/warren}"
 CRIU_MIN_MAJOR=4
 CRIU_SRC_SUITE=trixie
 CRIU_SOURCES_FILE=/etc/apt/sources.list.d/warren-criu-src.sources
+CRIU_PATCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/criu"
 
 for arg in "$@"; do
     case "$arg" in
@@ -43,9 +46,9 @@ started=$SECONDS
 
 # --- packages ---------------------------------------------------------------------------------
 
-RUNTIME_PKGS=(runc iptables uidmap e2fsprogs ca-certificates util-linux kmod procps)
+RUNTIME_PKGS=(runc iptables iproute2 uidmap e2fsprogs ca-certificates util-linux kmod procps)
 TEST_PKGS=(docker-registry skopeo umoci debootstrap busybox-static jq curl python3 xz-utils zstd tmux)
-CRIU_BUILD_PKGS=(build-essential pkg-config xz-utils dpkg-dev
+CRIU_BUILD_PKGS=(build-essential pkg-config xz-utils dpkg-dev patch
     protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev protobuf-compiler libnl-3-dev
     libnet1-dev libcap-dev libaio-dev libbsd-dev python3-protobuf libgnutls28-dev
     libnftables-dev uuid-dev)
@@ -105,7 +108,25 @@ criu_ok() {
     [[ -x "$bin" ]] || return 1
     major=$(criu_major "$bin")
     [[ -n "$major" && "$major" -ge $CRIU_MIN_MAJOR ]] || return 1
-    "$bin" check >/dev/null 2>&1
+    "$bin" check >/dev/null 2>&1 || return 1
+    criu_dumps_sockets "$bin"
+}
+
+# Can criu $1 dump a process holding a TCP listening socket on this kernel? (CRIU 4.1 cannot on
+# Linux >= 6.16, which refuses SO_PASSCRED/SO_PASSSEC on non-Unix sockets; our patch fixes it.)
+criu_dumps_sockets() {
+    local bin=$1 dir pid ok=1
+    dir=$(mktemp -d)
+    perl -MIO::Socket::INET -e \
+        'my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0") or die; sleep 30' \
+        </dev/null >/dev/null 2>&1 &
+    pid=$!
+    sleep 0.2
+    "$bin" dump -t "$pid" -D "$dir" --leave-running --shell-job -o dump.log >/dev/null 2>&1 && ok=0
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -rf "$dir"
+    return $ok
 }
 
 remove_criu_src_entry() {
@@ -158,15 +179,22 @@ build_criu() {
     fi
     version=$(basename "$tarball" | sed -E 's/^criu_(.*)\.orig\.tar\..*$/\1/')
     build="$src_cache/criu-$version"
-    if [[ ! -x "$build/criu/criu" ]]; then
+    # Our patches (scripts/criu/*.patch) are part of the build's identity.
+    patches=$(cat "$CRIU_PATCH_DIR"/*.patch 2>/dev/null | sha256sum | cut -c1-16)
+    if [[ ! -x "$build/criu/criu" || "$(cat "$build/.warren-patches" 2>/dev/null)" != "$patches" ]]; then
         ensure_pkgs "${CRIU_BUILD_PKGS[@]}"
-        log "building CRIU $version (about 15-60 s)"
+        log "building CRIU $version with warren's patches (about 15-60 s)"
         rm -rf "$build"
         mkdir -p "$build"
         tar -xf "$tarball" -C "$build" --strip-components=1
+        for p in "$CRIU_PATCH_DIR"/*.patch; do
+            [[ -e "$p" ]] || continue
+            patch -d "$build" -p1 --quiet <"$p" || die "cannot apply $p to CRIU $version"
+        done
         local t0=$SECONDS
         make -C "$build" -j"$(nproc)" criu >"$src_cache/build.log" 2>&1 \
             || { tail -n 40 "$src_cache/build.log" >&2; die "CRIU build failed (log: $src_cache/build.log)"; }
+        echo "$patches" >"$build/.warren-patches"
         log "built CRIU $version in $((SECONDS - t0)) s"
     else
         log "using cached CRIU build $build/criu/criu"
@@ -197,6 +225,8 @@ else
             /usr/local/sbin/criu check >&2 || true
             die "/usr/local/sbin/criu check failed"
         fi
+        criu_dumps_sockets /usr/local/sbin/criu \
+            || die "/usr/local/sbin/criu cannot checkpoint a process with a TCP socket on this kernel"
         log "CRIU ok: /usr/local/sbin/criu $(/usr/local/sbin/criu --version | sed -n 's/^Version: *//p')"
     fi
 fi

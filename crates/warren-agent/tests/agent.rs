@@ -426,33 +426,6 @@ async fn raw_http1_wire_shape() {
     assert!(resp.starts_with("HTTP/1.1 405"), "{resp}");
 }
 
-/// Not a test of speed: prints the exec round trip for the report.
-#[tokio::test]
-#[ignore = "benchmark; run with --ignored --nocapture"]
-async fn bench_exec_round_trip() {
-    let (_a, c) = agent().await;
-    let req = StartRequest {
-        process: Some(ProcessConfig {
-            cmd: "true".into(),
-            ..Default::default()
-        }),
-        stdin: Some(false),
-        ..Default::default()
-    };
-    let mut times = Vec::new();
-    for _ in 0..200 {
-        let t = Instant::now();
-        let r = collect(c.start(req.clone()).await.unwrap()).await;
-        assert_eq!(r.end.unwrap().exit_code, 0);
-        times.push(t.elapsed());
-    }
-    times.sort();
-    println!(
-        "exec round trip over unix socket (200x `true`): p50 {:?}  p99 {:?}",
-        times[99], times[197]
-    );
-}
-
 #[allow(dead_code)]
 fn _assert_error_is_send(e: AgentError) -> impl Send {
     e

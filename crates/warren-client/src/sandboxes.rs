@@ -99,8 +99,8 @@ impl Client {
             .await
     }
 
-    /// `POST /v1/sandboxes/{id}/{action}` with `action` one of `pause`, `resume`, `stop`,
-    /// `start`; returns the sandbox in its new state.
+    /// `POST /v1/sandboxes/{id}/{action}` with `action` one of `pause`, `resume`, `hibernate`,
+    /// `stop`, `start`; returns the sandbox in its new state.
     pub async fn change_sandbox_state(
         &self,
         id: &str,
@@ -118,6 +118,11 @@ impl Client {
     /// `POST /v1/sandboxes/{id}/resume`.
     pub async fn resume_sandbox(&self, id: &str) -> Result<Sandbox, ClientError> {
         self.change_sandbox_state(id, "resume").await
+    }
+
+    /// `POST /v1/sandboxes/{id}/hibernate`.
+    pub async fn hibernate_sandbox(&self, id: &str) -> Result<Sandbox, ClientError> {
+        self.change_sandbox_state(id, "hibernate").await
     }
 
     /// `POST /v1/sandboxes/{id}/stop`.

@@ -1,4 +1,4 @@
-//! Pause, resume, stop and start: state changes of an existing sandbox (ARCHITECTURE.md's state
+//! Pause, resume, hibernate, stop and start: state changes of an existing sandbox (ARCHITECTURE.md's state
 //! machine). Each takes the sandbox's lock, checks the state it starts from (a clear 409
 //! otherwise), asks the runtime, and records the new state with its event in one transaction.
 //! A runtime failure leaves the recorded state as it was and records a failed event.
@@ -13,9 +13,11 @@ use crate::{Core, CoreError, Sandbox};
 pub enum LifecycleOp {
     /// Running → paused: every process frozen, memory kept.
     Pause,
-    /// Paused → running.
+    /// Paused or hibernated → running (a hibernated sandbox is restored from its checkpoint).
     Resume,
-    /// Running or paused → stopped: processes gone, files kept.
+    /// Running or paused → hibernated: checkpointed to disk with its memory, which is released.
+    Hibernate,
+    /// Running, paused or hibernated → stopped: processes (or their checkpoint) gone, files kept.
     Stop,
     /// Stopped → running: boot again on the same files.
     Start,
@@ -27,6 +29,7 @@ impl LifecycleOp {
         match self {
             Self::Pause => "pause",
             Self::Resume => "resume",
+            Self::Hibernate => "hibernate",
             Self::Stop => "stop",
             Self::Start => "start",
         }
@@ -35,8 +38,13 @@ impl LifecycleOp {
     fn allowed_in(self) -> &'static [SandboxState] {
         match self {
             Self::Pause => &[SandboxState::Running],
-            Self::Resume => &[SandboxState::Paused],
-            Self::Stop => &[SandboxState::Running, SandboxState::Paused],
+            Self::Resume => &[SandboxState::Paused, SandboxState::Hibernated],
+            Self::Hibernate => &[SandboxState::Running, SandboxState::Paused],
+            Self::Stop => &[
+                SandboxState::Running,
+                SandboxState::Paused,
+                SandboxState::Hibernated,
+            ],
             Self::Start => &[SandboxState::Stopped],
         }
     }
@@ -46,6 +54,7 @@ impl LifecycleOp {
             Self::Pause => SandboxState::Paused,
             Self::Resume | Self::Start => SandboxState::Running,
             Self::Stop => SandboxState::Stopped,
+            Self::Hibernate => SandboxState::Hibernated,
         }
     }
 }
@@ -81,24 +90,34 @@ impl Core {
         self.get_sandbox(id).await
     }
 
+    /// What the runtime needs to boot `sb` again (its image must still be in the store).
+    async fn boot_spec(&self, sb: &Sandbox) -> Result<warren_runtime::SandboxSpec, CoreError> {
+        let image = self.resolve_image(&sb.image_digest).await?;
+        let layers = self
+            .inner
+            .images
+            .layer_dirs(&image)
+            .await
+            .map_err(|source| CoreError::Images {
+                source: Box::new(source),
+            })?;
+        Ok(runtime_spec(&sb.id, &sb.spec, &image, layers))
+    }
+
     async fn run_op(&self, sb: &Sandbox, op: LifecycleOp) -> Result<(), CoreError> {
         let id = sb.id.as_str();
         let runtime = &self.inner.runtime;
         let result = match op {
             LifecycleOp::Pause => runtime.pause(id).await,
+            LifecycleOp::Resume if sb.state == SandboxState::Hibernated => {
+                let spec = self.boot_spec(sb).await?;
+                runtime.restore(&spec).await.map(drop)
+            }
             LifecycleOp::Resume => runtime.resume(id).await,
+            LifecycleOp::Hibernate => runtime.hibernate(id).await,
             LifecycleOp::Stop => runtime.stop(id).await,
             LifecycleOp::Start => {
-                let image = self.resolve_image(&sb.image_digest).await?;
-                let layers = self
-                    .inner
-                    .images
-                    .layer_dirs(&image)
-                    .await
-                    .map_err(|source| CoreError::Images {
-                        source: Box::new(source),
-                    })?;
-                let spec = runtime_spec(id, &sb.spec, &image, layers);
+                let spec = self.boot_spec(sb).await?;
                 runtime.start(&spec).await.map(drop)
             }
         };

@@ -114,6 +114,11 @@ impl Core {
                 let (to, reason) = match actual {
                     Some(ActualState::Running) => (SandboxState::Running, None),
                     Some(ActualState::Paused) => (SandboxState::Paused, None),
+                    // A hibernate finished in the runtime but was not recorded (daemon crash).
+                    Some(ActualState::Hibernated) => (
+                        SandboxState::Hibernated,
+                        Some("a hibernate completed while the daemon was down"),
+                    ),
                     // Its files are intact: stopped (normalized below), startable again.
                     Some(ActualState::Stopped) => (
                         SandboxState::Stopped,
@@ -135,28 +140,53 @@ impl Core {
                     self.inner.runtime.stop(id).await.map_err(runtime_err)?;
                 }
                 if to != recorded {
-                    let mut ev = event(id, "sandbox.reconciled", ACTOR, Some(recorded), Some(to));
-                    ev.message = reason.map(str::to_owned);
-                    let t = Transition {
-                        id: id.to_owned(),
-                        from: Some(recorded),
-                        to,
-                        error: reason
-                            .filter(|_| to == SandboxState::Error)
-                            .map(str::to_owned),
-                        at: now_ms(),
-                        event: ev,
-                    };
-                    self.inner.store.transition(&t).await?;
-                    self.publish_events().await;
+                    self.record_reconciled(id, recorded, to, reason).await?;
                     report.updated.push(id.to_owned());
                 }
             }
-            SandboxState::Hibernated
-            | SandboxState::Stopped
-            | SandboxState::Archived
-            | SandboxState::Error => {}
+            SandboxState::Hibernated => {
+                let actual = self.inner.runtime.state(id).await.map_err(runtime_err)?;
+                let (to, reason) = match actual {
+                    Some(ActualState::Hibernated) => return Ok(()),
+                    // A resume restored it but was not recorded (daemon crash).
+                    Some(ActualState::Running) => (SandboxState::Running, None),
+                    Some(ActualState::Paused) => (SandboxState::Paused, None),
+                    _ => (
+                        SandboxState::Error,
+                        Some("its checkpoint is missing or incomplete; delete it"),
+                    ),
+                };
+                self.record_reconciled(id, recorded, to, reason).await?;
+                report.updated.push(id.to_owned());
+            }
+            SandboxState::Stopped | SandboxState::Archived | SandboxState::Error => {}
         }
+        Ok(())
+    }
+
+    /// Record a state the reconciler found, with its reason as the event's message (and as the
+    /// sandbox's error when it is `error`).
+    async fn record_reconciled(
+        &self,
+        id: &str,
+        recorded: SandboxState,
+        to: SandboxState,
+        reason: Option<&str>,
+    ) -> Result<(), CoreError> {
+        let mut ev = event(id, "sandbox.reconciled", ACTOR, Some(recorded), Some(to));
+        ev.message = reason.map(str::to_owned);
+        let t = Transition {
+            id: id.to_owned(),
+            from: Some(recorded),
+            to,
+            error: reason
+                .filter(|_| to == SandboxState::Error)
+                .map(str::to_owned),
+            at: now_ms(),
+            event: ev,
+        };
+        self.inner.store.transition(&t).await?;
+        self.publish_events().await;
         Ok(())
     }
 }

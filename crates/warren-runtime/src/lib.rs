@@ -124,6 +124,8 @@ pub enum ActualState {
     Paused,
     /// No processes; leftovers (filesystem, runc state) may remain until `delete`.
     Stopped,
+    /// No processes, and a complete checkpoint to restore them from.
+    Hibernated,
 }
 
 /// Everything a runtime needs to create a sandbox.

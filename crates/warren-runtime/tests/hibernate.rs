@@ -52,7 +52,10 @@ async fn hibernated_processes_continue_where_they_were() {
     assert!(before > 0);
 
     f.rt.hibernate(&id).await.expect("hibernate");
-    assert_eq!(f.rt.state(&id).await.unwrap(), Some(ActualState::Stopped));
+    assert_eq!(
+        f.rt.state(&id).await.unwrap(),
+        Some(ActualState::Hibernated)
+    );
     assert!(f.rt.cgroup_dirs(&id).is_empty(), "its memory is released");
     let at_checkpoint: u64 = std::fs::read_to_string(f.rt.bundle_dir(&id).join("disk/upper/tmp/c"))
         .unwrap()
@@ -63,6 +66,20 @@ async fn hibernated_processes_continue_where_they_were() {
 
     f.rt.restore(&spec).await.expect("restore");
     assert_eq!(f.rt.state(&id).await.unwrap(), Some(ActualState::Running));
+    // The network namespace comes back with it: loopback up, with its address.
+    let (code, out) = f.exec(&id, &["ip", "addr", "show", "lo"]);
+    if !(code == 0 && out.contains("UP") && out.contains("127.0.0.1")) {
+        let log = std::fs::read_to_string(f.rt.bundle_dir(&id).join("criu-work/restore.log"))
+            .unwrap_or_default();
+        let net: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("net") || l.contains("link"))
+            .collect();
+        panic!(
+            "loopback after restore: {out}\nrestore.log (net):\n{}",
+            net.join("\n")
+        );
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after = counter(&f, &id);
     // The shell's variable survived: counting went on from the checkpoint, not from 0.

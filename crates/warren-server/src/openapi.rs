@@ -163,7 +163,8 @@ tar for files. The terminal (`/v1/sandboxes/{id}/pty`) is a WebSocket.";
         (name = "sandboxes", description = "Create, list, inspect, change and delete sandboxes; \
             run a command to completion."),
         (name = "lifecycle", description = "State changes of a sandbox: pause and resume \
-            (frozen in memory), stop and start (processes ended, files kept)."),
+            (frozen in memory), hibernate (checkpointed to disk, memory released) and resume, \
+            stop and start (processes ended, files kept)."),
         (name = "processes", description = "Background processes in a sandbox: start, list, \
             follow their output, feed their stdin, signal them."),
         (name = "files", description = "Files and directories inside a sandbox: read and write \

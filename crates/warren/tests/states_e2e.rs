@@ -104,3 +104,82 @@ async fn pause_resume_stop_start() {
     client.delete_sandbox(&sb.id).await.unwrap();
     assert!(common::mounts_containing(&sb.id).is_empty());
 }
+
+/// The main process of the hibernate test: 100 MiB of state in memory, a checksum of it, and a
+/// TCP server on 8080 that answers `sum=<checksum> n=<requests so far>`.
+const STATEFUL_SERVER: &str = r#"
+import hashlib, os, socket
+state = bytearray(os.urandom(1024 * 1024) * 100)
+digest = hashlib.sha256(state).hexdigest()[:16]
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 8080)); srv.listen(8)
+n = 0
+while True:
+    c, _ = srv.accept(); n += 1
+    c.sendall(f"sum={hashlib.sha256(state).hexdigest()[:16]} n={n} first={digest}".encode()); c.close()
+"#;
+
+const ASK: &str = "import socket\ns = socket.create_connection(('127.0.0.1', 8080), timeout=5)\n\
+print(s.recv(200).decode())";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hibernate_keeps_memory_and_listening_sockets() {
+    let Some(env) = common::env() else { return };
+    let registry = common::Registry::start();
+    let python = registry.push(&env.fixtures.join("python"), "latest", "python");
+    let daemon = common::Daemon::start(&env);
+    let client = daemon.client();
+    let mut req = CreateSandboxRequest::new(&python);
+    req.memory_mb = Some(512);
+    req.cmd = Some(vec!["python3".into(), "-c".into(), STATEFUL_SERVER.into()]);
+    let sb = client.create_sandbox(&req).await.unwrap();
+    let ask = ExecRequest::new(["python3", "-c", ASK]);
+    let mut first = String::new();
+    for _ in 0..100 {
+        let out = client.exec(&sb.id, &ask).await.unwrap();
+        if out.exit_code == 0 {
+            first = out.stdout;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        first.contains(" n=1 "),
+        "the server never answered: {first:?}"
+    );
+    let sum = first.split_whitespace().next().unwrap().to_owned();
+
+    let hibernated = client.hibernate_sandbox(&sb.id).await.expect("hibernate");
+    assert_eq!(hibernated.state.as_str(), "hibernated");
+    assert!(common::cgroups_of(&sb.id).is_empty(), "memory released");
+    let err = client.exec(&sb.id, &ask).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::Conflict));
+
+    let resumed = client.resume_sandbox(&sb.id).await.expect("resume");
+    assert_eq!(resumed.state.as_str(), "running");
+    let out = client.exec(&sb.id, &ask).await.unwrap();
+    // Same 100 MiB (same checksum), the request counter went on, the socket still listens.
+    assert!(
+        out.stdout.starts_with(&format!("{sum} n=2 ")),
+        "after resume: {out:?} (before: {first:?})"
+    );
+
+    // Hibernate → stop discards the checkpoint; start boots fresh (the counter starts over).
+    client.hibernate_sandbox(&sb.id).await.unwrap();
+    client
+        .stop_sandbox(&sb.id)
+        .await
+        .expect("stop a hibernated sandbox");
+    client.start_sandbox(&sb.id).await.unwrap();
+    let mut again = String::new();
+    for _ in 0..100 {
+        let out = client.exec(&sb.id, &ask).await.unwrap();
+        if out.exit_code == 0 {
+            again = out.stdout;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(again.contains(" n=1 "), "{again:?}");
+    client.delete_sandbox(&sb.id).await.unwrap();
+}

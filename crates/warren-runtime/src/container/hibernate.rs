@@ -52,9 +52,47 @@ fn open_agent_connections(pid: u32) -> usize {
         .count()
 }
 
+/// `runc restore` gives the sandbox a new network namespace whose loopback is down (CRIU restores
+/// the sockets, not the device state): bring it up from the host, in the namespace of `pid`.
+async fn loopback_up(pid: u32) -> std::io::Result<()> {
+    let out = tokio::process::Command::new("nsenter")
+        .arg(format!("--net=/proc/{pid}/ns/net"))
+        .args(["ip", "link", "set", "lo", "up"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "nsenter ip link set lo up: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// Remove a checkpoint (the marker first, so a crash half-way leaves no "complete" one).
+pub(super) fn discard_checkpoint(id: &str, layout: &Layout) -> Result<(), RuntimeError> {
+    let done = layout.checkpoint_done();
+    for (path, is_dir) in [(done, false), (layout.checkpoint(), true)] {
+        let removed = if is_dir {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        match removed {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(super::sb_err(id, "remove", &path)(e)),
+        }
+    }
+    Ok(())
+}
+
 impl ContainerRuntime {
     pub(crate) async fn hibernate_impl(&self, id: &str) -> Result<(), RuntimeError> {
         let layout = self.existing(id)?;
+        discard_checkpoint(id, &layout)?;
         let (images, work) = (layout.checkpoint(), layout.criu_work());
         for dir in [&images, &work] {
             match std::fs::remove_dir_all(dir) {
@@ -86,6 +124,14 @@ impl ContainerRuntime {
                 criu_log: criu_log_tail(&work, "dump.log"),
             });
         }
+        // Complete: only now may a restore (or the reconciler) rely on it.
+        std::fs::File::create(layout.checkpoint_done())
+            .and_then(|f| f.sync_all())
+            .map_err(super::sb_err(
+                id,
+                "mark complete",
+                &layout.checkpoint_done(),
+            ))?;
         // runc leaves the stopped container's state and cgroups; the checkpoint is what counts.
         self.end_container(id).await
     }
@@ -97,7 +143,7 @@ impl ContainerRuntime {
         validate_spec(spec)?;
         let id = spec.id.as_str();
         let layout = self.existing(id)?;
-        if !layout.checkpoint().join("inventory.img").exists() {
+        if !layout.checkpoint_done().exists() {
             return Err(RuntimeError::NoCheckpoint { id: id.to_owned() });
         }
         if self
@@ -134,10 +180,14 @@ impl ContainerRuntime {
                 });
             }
         };
+        if let Err(e) = loopback_up(pid).await {
+            let _ = self.end_container(id).await;
+            return Err(super::sb_err(id, "bring up loopback of", layout.dir())(e));
+        }
         let client = self.wait_for_agent(id, &layout, pid).await?;
         super::lock(&self.agents).insert(id.to_owned(), client);
         // Restored: the images are spent (the sandbox has moved on from that instant).
-        let _ = std::fs::remove_dir_all(layout.checkpoint());
+        discard_checkpoint(id, &layout)?;
         Ok(SandboxInfo {
             id: id.to_owned(),
             pid,

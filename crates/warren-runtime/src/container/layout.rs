@@ -14,6 +14,7 @@
 //!       agent.log            stdout+stderr of the agent itself (runc's stdio for PID 1; the
 //!                            agent reopens it from inside so that CRIU can checkpoint it)
 //!   checkpoint/              CRIU images of a hibernated sandbox (see `hibernate.rs`)
+//!   checkpoint.done          marker: the images are complete
 //!   criu-work/               CRIU's dump/restore logs
 //!   runc.log                 runc's own log (JSON lines), read for error messages
 //!   pid                      host pid of the agent, written by runc
@@ -71,6 +72,10 @@ impl Layout {
     }
     pub(crate) fn checkpoint(&self) -> PathBuf {
         self.dir.join("checkpoint")
+    }
+    /// Written once a checkpoint is complete; a restore needs it.
+    pub(crate) fn checkpoint_done(&self) -> PathBuf {
+        self.dir.join("checkpoint.done")
     }
     pub(crate) fn criu_work(&self) -> PathBuf {
         self.dir.join("criu-work")

@@ -71,6 +71,8 @@ impl ContainerRuntime {
             }
         }
         self.end_container(id).await?;
+        // A stopped sandbox boots fresh: a checkpoint (if hibernated) no longer applies.
+        super::hibernate::discard_checkpoint(id, &layout)?;
         for mount_point in [layout.rootfs(), layout.disk()] {
             rootfs::unmount_all(&mount_point).map_err(|source| RuntimeError::Rootfs {
                 id: id.to_owned(),

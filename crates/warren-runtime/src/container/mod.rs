@@ -541,9 +541,11 @@ impl ContainerRuntime {
                 id: id.to_owned(),
                 source,
             })?;
+        let layout = Layout::new(&self.cfg.state_dir, id);
         Ok(match st {
             Some(st) => Some(map_status(&st.status)),
-            None if self.bundle_dir(id).exists() => Some(ActualState::Stopped),
+            None if layout.checkpoint_done().exists() => Some(ActualState::Hibernated),
+            None if layout.dir().exists() => Some(ActualState::Stopped),
             None => None,
         })
     }
@@ -567,7 +569,13 @@ impl ContainerRuntime {
         for entry in rd.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if is_valid_id(&name) && entry.file_type().is_ok_and(|t| t.is_dir()) {
-                out.entry(name).or_insert(ActualState::Stopped);
+                let done = Layout::new(&self.cfg.state_dir, &name).checkpoint_done();
+                let idle = if done.exists() {
+                    ActualState::Hibernated
+                } else {
+                    ActualState::Stopped
+                };
+                out.entry(name).or_insert(idle);
             }
         }
         for id in lock(&self.creating).iter() {

@@ -158,7 +158,12 @@ impl Runc {
         log: &Path,
         runc_log: &Path,
     ) -> Result<(), RuncError> {
-        self.detached("run", &[], id, bundle, pid_file, log, runc_log)
+        // No per-container session keyring: every sandbox's root is the same host uid, whose
+        // key quota (kernel.keys.maxkeys, 200 by default) would cap the host at ~200 sandboxes.
+        // Sandboxes inherit the daemon's session keyring but cannot reach it: the seccomp profile
+        // denies keyctl, add_key and request_key.
+        let args: [OsString; 1] = ["--no-new-keyring".into()];
+        self.detached("run", &args, id, bundle, pid_file, log, runc_log)
             .await
     }
 

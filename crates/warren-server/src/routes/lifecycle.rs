@@ -1,4 +1,4 @@
-//! `POST /v1/sandboxes/{id}/{pause,resume,stop,start}`: state changes of a sandbox.
+//! `POST /v1/sandboxes/{id}/{pause,resume,hibernate,stop,start}`: state changes of a sandbox.
 
 use axum::Extension;
 use axum::Router;
@@ -17,13 +17,14 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/sandboxes/{id}/pause", post(pause))
         .route("/sandboxes/{id}/resume", post(resume))
+        .route("/sandboxes/{id}/hibernate", post(hibernate))
         .route("/sandboxes/{id}/stop", post(stop))
         .route("/sandboxes/{id}/start", post(start))
 }
 
 /// The OpenAPI operations of [`routes`].
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(pause, resume, stop, start))]
+#[openapi(paths(pause, resume, hibernate, stop, start))]
 pub(crate) struct Api;
 
 async fn apply(
@@ -65,10 +66,11 @@ async fn pause(
     apply(&st, &who, &id, LifecycleOp::Pause).await
 }
 
-/// Resume a paused sandbox
+/// Resume a paused or hibernated sandbox
 ///
-/// Thaws every process where it was. Only a `paused` sandbox can be resumed. Recorded as a
-/// `sandbox.resume` event.
+/// A `paused` sandbox's processes are thawed where they were; a `hibernated` one is restored from
+/// its checkpoint (memory, open files, listening sockets) and continues from the instant it was
+/// hibernated. Recorded as a `sandbox.resume` event.
 #[utoipa::path(
     post,
     path = "/v1/sandboxes/{id}/resume",
@@ -93,11 +95,42 @@ async fn resume(
     apply(&st, &who, &id, LifecycleOp::Resume).await
 }
 
+/// Hibernate a sandbox
+///
+/// Checkpoints every process to disk with CRIU — memory, open files, listening sockets — and
+/// releases its memory; `resume` brings it back exactly where it was. From `running` or `paused`.
+/// Open terminals and attached streams are closed. Established TCP connections are not kept.
+/// Recorded as a `sandbox.hibernate` event.
+#[utoipa::path(
+    post,
+    path = "/v1/sandboxes/{id}/hibernate",
+    tag = "lifecycle",
+    operation_id = "hibernate_sandbox",
+    params(("id" = String, Path, description = SANDBOX_ID)),
+    responses(
+        (status = 200, description = "The sandbox, now `hibernated`.", body = api::Sandbox),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = SandboxNotFound),
+        (status = 409, response = Conflict),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+)]
+async fn hibernate(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<api::Sandbox>, ApiError> {
+    apply(&st, &who, &id, LifecycleOp::Hibernate).await
+}
+
 /// Stop a sandbox
 ///
 /// Ends every process — SIGTERM, up to 5 s for them to exit, then SIGKILL — and releases the
 /// sandbox's mounts and cgroups. Its files (everything it wrote) stay; `start` boots it again.
-/// From `running` or `paused`. Recorded as a `sandbox.stop` event.
+/// From `running`, `paused` or `hibernated` (the checkpoint is discarded). Recorded as a
+/// `sandbox.stop` event.
 #[utoipa::path(
     post,
     path = "/v1/sandboxes/{id}/stop",

@@ -13,14 +13,14 @@ use warren_api_types::CreateSandboxRequest;
 use warren_client::Client;
 
 use crate::bundle::{bind_mount, busybox_layer, fresh_bundle, mount_overlay, runc_run, umount};
-use crate::common;
-use crate::host::loadavg;
+use crate::common::e2e::Daemon;
+use crate::common::host::loadavg;
+use crate::common::stats::{durations, print_table};
 use crate::replay::{Donor, replay};
-use crate::stats::{durations, print_table};
 
 pub async fn section(
     client: &Client,
-    daemon: &common::Daemon,
+    daemon: &Daemon,
     busybox: &str,
     n: usize,
 ) -> anyhow::Result<()> {

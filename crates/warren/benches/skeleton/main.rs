@@ -20,94 +20,71 @@
 //! 4. 4 concurrent creates, wall time ([`sandbox::concurrent_creates`]);
 //! 5. memory: daemon RSS, per idle sandbox cgroup usage, agent RSS/PSS ([`memory`]).
 //!
-//! [`stats`] holds the percentiles and the table, [`host`] the /proc and cgroup readings,
-//! [`daemon_log`] the parsing of the daemon's "sandbox created" line.
+//! [`daemon_log`] parses the daemon's "sandbox created" line. What the `api` bench shares with
+//! this one lives in `benches/common/` ([`common`]): starting the registry and daemon
+//! ([`common::setup`]), `exec ["true"]` and the warm-up ([`common::rest`]), the percentiles and
+//! the table ([`common::stats`]), the /proc and cgroup readings ([`common::host`]).
 //!
 //! A benchmark never fails on a number: it prints PASS/MISS next to each target and fails only if
 //! something errors.
 #![allow(clippy::print_stdout)]
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../common/mod.rs"]
 mod common;
 
 mod baseline;
 mod bundle;
 mod daemon_log;
-mod host;
 mod memory;
 mod replay;
 mod sandbox;
-mod stats;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use warren_client::Client;
 
-use crate::host::{daemon_pid, loadavg, vm_rss};
+use crate::common::e2e::Daemon;
+use crate::common::host::vm_rss;
+use crate::common::rest::warm_up;
+use crate::common::setup::{self, env_usize};
 
 fn main() -> anyhow::Result<()> {
     // `cargo bench` passes `--bench`; nothing else is accepted.
-    let Some(env) = common::env() else {
-        println!("skeleton bench skipped (see above)");
+    let n = env_usize("WARREN_BENCH_N", 50);
+    let Some(stack) = setup::start(
+        "warren skeleton benchmark",
+        &format!("N={n}"),
+        &["busybox", "python"],
+    )?
+    else {
         return Ok(());
     };
-    let n: usize = std::env::var("WARREN_BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
-    let load_start = loadavg();
-    let started = Instant::now();
-    println!("# warren skeleton benchmark");
-    println!(
-        "N={n}, daemon {}, runc {}, {} cores, load average at start: {load_start}",
-        env!("CARGO_BIN_EXE_warren"),
-        Command::new("runc")
-            .arg("--version")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|s| s.lines().next().map(str::to_owned))
-            .unwrap_or_default(),
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-    );
-
-    // The daemon's log must be parseable; no colours.
-    // SAFETY: single-threaded here; no other thread reads the environment yet.
-    unsafe { std::env::set_var("NO_COLOR", "1") };
-    let registry = common::Registry::start();
-    let busybox = registry.push(&env.fixtures.join("busybox"), "latest", "busybox");
-    let python = registry.push(&env.fixtures.join("python"), "latest", "python");
-    let daemon = common::Daemon::start(&env);
-    let pid = daemon_pid(&daemon.addr.to_string())?;
     std::thread::sleep(Duration::from_secs(1));
-    let rss_fresh = vm_rss(pid).unwrap_or(0);
+    let rss_fresh = vm_rss(stack.pid).unwrap_or(0);
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let client = daemon.client();
-    let images = [("busybox", busybox.as_str()), ("python", python.as_str())];
-    let result = rt.block_on(run(&client, &daemon, &images, n, pid, rss_fresh));
-    drop(registry);
-    let result = result.map(|()| {
-        println!(
-            "\nload average at end: {}   (at start: {load_start}); wall time {:.0} s",
-            loadavg(),
-            started.elapsed().as_secs_f64()
-        );
-    });
-    if result.is_err() {
-        eprintln!("daemon log tail:\n{}", tail(&daemon.log(), 30));
-    }
-    drop(daemon);
-    result
+    let client = stack.daemon.client();
+    let images = [
+        ("busybox", stack.image("busybox")),
+        ("python", stack.image("python")),
+    ];
+    let result = rt.block_on(run(
+        &client,
+        &stack.daemon,
+        &images,
+        n,
+        stack.pid,
+        rss_fresh,
+    ));
+    stack.finish(result)
 }
 
 /// The five sections in order; `images` is busybox first, then python.
 async fn run(
     client: &Client,
-    daemon: &common::Daemon,
+    daemon: &Daemon,
     images: &[(&str, &str)],
     n: usize,
     pid: u32,
@@ -115,15 +92,10 @@ async fn run(
 ) -> anyhow::Result<()> {
     let busybox = images[0].1;
     let refs: Vec<&str> = images.iter().map(|&(_, image)| image).collect();
-    sandbox::warm_up(client, &refs).await?;
+    warm_up(client, &refs).await?;
     sandbox::create_section(client, daemon, images, n).await?;
     baseline::section(client, daemon, busybox, n).await?;
     sandbox::exec_round_trip(client, busybox, n).await?;
     sandbox::concurrent_creates(client, busybox, n).await?;
     memory::section(client, daemon, images, pid, rss_fresh).await
-}
-
-fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }

@@ -9,13 +9,13 @@ use std::time::Duration;
 use warren_api_types::CreateSandboxRequest;
 use warren_client::Client;
 
-use crate::common;
-use crate::host::{cgroup_memory, kb_field, mem_available, sandbox_pid, vm_rss};
-use crate::stats::{MIB, Row, Target, print_table, row};
+use crate::common::e2e::Daemon;
+use crate::common::host::{cgroup_memory, kb_field, mem_available, sandbox_pid, vm_rss};
+use crate::common::stats::{MIB, Row, Target, print_table, row};
 
 pub async fn section(
     client: &Client,
-    daemon: &common::Daemon,
+    daemon: &Daemon,
     images: &[(&str, &str)],
     pid: u32,
     rss_fresh: u64,
@@ -35,7 +35,7 @@ pub async fn section(
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_twenty = vm_rss(pid).unwrap_or(0);
     let avail_after = mem_available().unwrap_or(0);
-    let t40 = Some(Target { max: 40.0 });
+    let t40 = Some(Target::AtMost(40.0));
     let mut rows = vec![
         row(
             "daemon VmRSS, fresh (1 s after start, no image)",
@@ -87,7 +87,7 @@ pub async fn section(
 }
 
 /// Cgroup usage, cgroup rss+cache, agent RSS and agent PSS over the idle sandboxes `ids`.
-fn per_sandbox(daemon: &common::Daemon, label: &str, ids: &[&str]) -> anyhow::Result<[Row; 4]> {
+fn per_sandbox(daemon: &Daemon, label: &str, ids: &[&str]) -> anyhow::Result<[Row; 4]> {
     let (mut usage, mut stat, mut rss, mut pss) = (vec![], vec![], vec![], vec![]);
     for id in ids {
         if let Some((u, s)) = cgroup_memory(id) {
@@ -99,7 +99,7 @@ fn per_sandbox(daemon: &common::Daemon, label: &str, ids: &[&str]) -> anyhow::Re
         rss.push(kb_field(&sm, "Rss").unwrap_or(0) as f64 / MIB);
         pss.push(kb_field(&sm, "Pss").unwrap_or(0) as f64 / MIB);
     }
-    let t8 = Some(Target { max: 8.0 });
+    let t8 = Some(Target::AtMost(8.0));
     Ok([
         row(
             &format!("{label}: cgroup memory usage per idle sandbox"),

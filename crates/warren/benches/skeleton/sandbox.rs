@@ -8,40 +8,14 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-use warren_api_types::{CreateSandboxRequest, ExecRequest};
+use warren_api_types::CreateSandboxRequest;
 use warren_client::Client;
 
-use crate::common;
+use crate::common::e2e::Daemon;
+use crate::common::host::loadavg;
+use crate::common::rest::exec_true;
+use crate::common::stats::{Target, durations, print_table, time_each};
 use crate::daemon_log::runtime_create_time;
-use crate::host::loadavg;
-use crate::stats::{Target, durations, print_table};
-
-pub async fn exec_true(client: &Client, id: &str) -> anyhow::Result<()> {
-    let out = client
-        .exec(id, &ExecRequest::new(["true"]))
-        .await
-        .with_context(|| format!("exec true in {id}"))?;
-    if out.exit_code != 0 {
-        bail!("`true` exited {} in {id}: {}", out.exit_code, out.stderr);
-    }
-    Ok(())
-}
-
-/// Pull each image (a first create pulls) and warm the page cache: two create, exec, delete.
-pub async fn warm_up(client: &Client, images: &[&str]) -> anyhow::Result<()> {
-    for image in images {
-        for _ in 0..2 {
-            let sb = client
-                .create_sandbox(&CreateSandboxRequest::new(*image))
-                .await
-                .with_context(|| format!("warm-up create of {image}"))?;
-            exec_true(client, &sb.id).await?;
-            client.delete_sandbox(&sb.id).await?;
-        }
-    }
-    Ok(())
-}
 
 #[derive(Default)]
 struct CreateRun {
@@ -55,7 +29,7 @@ struct CreateRun {
 
 async fn create_to_first_exec(
     client: &Client,
-    daemon: &common::Daemon,
+    daemon: &Daemon,
     image: &str,
     n: usize,
 ) -> anyhow::Result<CreateRun> {
@@ -90,12 +64,12 @@ async fn create_to_first_exec(
 /// Section 1, for each `(label, image)`.
 pub async fn create_section(
     client: &Client,
-    daemon: &common::Daemon,
+    daemon: &Daemon,
     images: &[(&str, &str)],
     n: usize,
 ) -> anyhow::Result<()> {
     let mut rows = Vec::new();
-    let target60 = Some(Target { max: 60.0 });
+    let target60 = Some(Target::AtMost(60.0));
     for &(label, image) in images {
         let r = create_to_first_exec(client, daemon, image, n).await?;
         let series = [
@@ -121,22 +95,14 @@ pub async fn exec_round_trip(client: &Client, image: &str, n: usize) -> anyhow::
         .create_sandbox(&CreateSandboxRequest::new(image))
         .await?;
     exec_true(client, &sb.id).await?;
-    let (mut execs, mut gets) = (Vec::new(), Vec::new());
-    for _ in 0..(4 * n).max(200) {
-        let t = Instant::now();
-        exec_true(client, &sb.id).await?;
-        execs.push(t.elapsed());
-    }
-    for _ in 0..(4 * n).max(200) {
-        let t = Instant::now();
-        client.get_sandbox(&sb.id).await?;
-        gets.push(t.elapsed());
-    }
+    let samples = (4 * n).max(200);
+    let execs = time_each(samples, || exec_true(client, &sb.id)).await?;
+    let gets = time_each(samples, || client.get_sandbox(&sb.id)).await?;
     client.delete_sandbox(&sb.id).await?;
     print_table(
         "3. exec round trip on a running busybox sandbox (REST, warren_client)",
         &[
-            durations("exec [\"true\"]", &execs, Some(Target { max: 5.0 })),
+            durations("exec [\"true\"]", &execs, Some(Target::AtMost(5.0))),
             durations("GET /v1/sandboxes/{id} (REST floor)", &gets, None),
         ],
     );

@@ -64,8 +64,10 @@ pub enum SandboxCommand {
     },
     /// Freeze sandboxes in place (memory kept, no CPU).
     Pause(StateArgs),
-    /// Thaw paused sandboxes.
+    /// Thaw paused sandboxes, or restore hibernated ones.
     Resume(StateArgs),
+    /// Checkpoint sandboxes to disk (memory included) and release their memory.
+    Hibernate(StateArgs),
     /// Stop sandboxes: processes end (SIGTERM, 5 s, SIGKILL), files stay.
     Stop(StateArgs),
     /// Boot stopped sandboxes again on their files.
@@ -206,6 +208,7 @@ pub async fn run(cmd: SandboxCommand) -> anyhow::Result<ExitCode> {
         }
         SandboxCommand::Pause(args) => change_state(args, "pause").await,
         SandboxCommand::Resume(args) => change_state(args, "resume").await,
+        SandboxCommand::Hibernate(args) => change_state(args, "hibernate").await,
         SandboxCommand::Stop(args) => change_state(args, "stop").await,
         SandboxCommand::Start(args) => change_state(args, "start").await,
         SandboxCommand::Rm { ids, remote } => {

@@ -1,5 +1,6 @@
-//! What the host says about load and memory: /proc/loadavg, VmRSS and smaps_rollup fields,
-//! MemAvailable, the daemon's and a sandbox's pid, and a sandbox's cgroup memory (v1 or v2).
+//! What the host says about load, CPU and memory: /proc/loadavg, /proc/stat, a process's CPU
+//! time, VmRSS and smaps_rollup fields, MemAvailable, the daemon's and a sandbox's pid, and a
+//! sandbox's cgroup memory and CPU time (v1 or v2).
 
 use std::path::Path;
 use std::process::Command;
@@ -96,4 +97,55 @@ pub fn cgroup_memory(id: &str) -> Option<(u64, u64)> {
         usage.trim().parse().ok()?,
         stat_sum(&stat, &["anon", "file"]),
     ))
+}
+
+/// CPU seconds (user + system) a process has used, from /proc/<pid>/stat.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command (which may hold spaces) start at state, field 3; utime and
+    // stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / clock_ticks())
+}
+
+/// `sysconf(_SC_CLK_TCK)`.
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as f64 } else { 100.0 }
+}
+
+/// The host's (busy, total) CPU seconds over all cores from /proc/stat; busy is everything but
+/// idle and iowait (steal counts as busy: the VM did not get that time).
+pub fn host_cpu_seconds() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4)?;
+    let hz = clock_ticks();
+    Some(((total - idle) as f64 / hz, total as f64 / hz))
+}
+
+/// CPU seconds charged to a sandbox's cgroup (v1 cpuacct, or v2 cpu.stat).
+pub fn cgroup_cpu_seconds(id: &str) -> Option<f64> {
+    let read = |p: String| std::fs::read_to_string(p).ok();
+    if let Some(ns) = read(format!("/sys/fs/cgroup/cpuacct/warren/{id}/cpuacct.usage")) {
+        return Some(ns.trim().parse::<f64>().ok()? / 1e9);
+    }
+    let stat = read(format!("/sys/fs/cgroup/warren/{id}/cpu.stat"))?;
+    let usec = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("usage_usec "))?
+        .trim()
+        .parse::<f64>()
+        .ok()?;
+    Some(usec / 1e6)
 }
