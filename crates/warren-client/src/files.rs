@@ -232,6 +232,14 @@ impl Client {
 
     async fn download(&self, url: &str, path: &str) -> Result<ByteStream, ClientError> {
         let req = self.request(Method::GET, url).query(&[("path", path)]);
+        self.byte_stream(req).await
+    }
+
+    /// Send `req` and return its body as a stream of chunks.
+    pub(crate) async fn byte_stream(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<ByteStream, ClientError> {
         let resp = self.send(req).await?;
         let url = resp.url().to_string();
         Ok(resp

@@ -1,6 +1,5 @@
 //! The main process's log of a sandbox.
 
-use futures_util::{StreamExt, TryStreamExt};
 use reqwest::Method;
 
 use crate::{ByteStream, Client, ClientError, seg};
@@ -21,14 +20,6 @@ impl Client {
         if follow {
             req = req.query(&[("follow", "true")]);
         }
-        let resp = self.send(req).await?;
-        let url = resp.url().to_string();
-        Ok(resp
-            .bytes_stream()
-            .map_err(move |source| ClientError::Transport {
-                url: url.clone(),
-                source,
-            })
-            .boxed())
+        self.byte_stream(req).await
     }
 }

@@ -31,6 +31,20 @@ impl Core {
             .await
     }
 
+    /// The unpacked layer directories of `image`, lowest first (unpacking missing ones).
+    pub(crate) async fn layer_dirs(
+        &self,
+        image: &Image,
+    ) -> Result<Vec<std::path::PathBuf>, CoreError> {
+        self.inner
+            .images
+            .layer_dirs(image)
+            .await
+            .map_err(|source| CoreError::Images {
+                source: Box::new(source),
+            })
+    }
+
     /// Pull an image from its registry into the local store.
     pub async fn pull_image(
         &self,

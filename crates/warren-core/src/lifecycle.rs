@@ -93,14 +93,7 @@ impl Core {
     /// What the runtime needs to boot `sb` again (its image must still be in the store).
     async fn boot_spec(&self, sb: &Sandbox) -> Result<warren_runtime::SandboxSpec, CoreError> {
         let image = self.resolve_image(&sb.image_digest).await?;
-        let layers = self
-            .inner
-            .images
-            .layer_dirs(&image)
-            .await
-            .map_err(|source| CoreError::Images {
-                source: Box::new(source),
-            })?;
+        let layers = self.layer_dirs(&image).await?;
         Ok(runtime_spec(&sb.id, &sb.spec, &image, layers))
     }
 

@@ -198,14 +198,7 @@ impl Core {
     ) -> Result<Sandbox, CoreError> {
         let mut spec = self.validate_create(&req)?;
         let image = self.resolve_image(&req.image).await?;
-        let layers = self
-            .inner
-            .images
-            .layer_dirs(&image)
-            .await
-            .map_err(|source| CoreError::Images {
-                source: Box::new(source),
-            })?;
+        let layers = self.layer_dirs(&image).await?;
 
         let id = ids::sandbox_id();
         spec.hostname = id.clone();

@@ -16,7 +16,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::layout::Layout;
-use super::{ContainerRuntime, disk, layout, rootfs};
+use super::{ContainerRuntime, disk, layout};
 use crate::validate::validate_spec;
 use crate::{RuntimeError, SandboxInfo, SandboxSpec};
 
@@ -146,15 +146,7 @@ impl ContainerRuntime {
         if !layout.checkpoint_done().exists() {
             return Err(RuntimeError::NoCheckpoint { id: id.to_owned() });
         }
-        if self
-            .runc
-            .state(id)
-            .await
-            .map_err(Self::runc_err(id))?
-            .is_some()
-        {
-            return Err(RuntimeError::AlreadyExists { id: id.to_owned() });
-        }
+        self.ensure_no_container(id).await?;
         self.ensure_mounted(spec, &layout)?;
         // The OCI spec as at the checkpoint's time (restore must see the same mounts).
         let pid = match self
@@ -208,17 +200,7 @@ impl ContainerRuntime {
             })?;
         }
         if !mounted(&layout.rootfs()) {
-            rootfs::mount_overlay(
-                &spec.layers,
-                &layout.empty_lower(),
-                &layout.upper(),
-                &layout.work(),
-                &layout.rootfs(),
-            )
-            .map_err(|source| RuntimeError::Rootfs {
-                id: id.to_owned(),
-                source,
-            })?;
+            super::mount_rootfs(spec, layout)?;
         }
         Ok(())
     }

@@ -44,6 +44,25 @@ impl ContainerRuntime {
         self.runc.resume(id).await.map_err(Self::runc_err(id))
     }
 
+    /// Fail with `AlreadyExists` when runc still has a container for `id`.
+    pub(super) async fn ensure_no_container(&self, id: &str) -> Result<(), RuntimeError> {
+        match self.runc.state(id).await.map_err(Self::runc_err(id))? {
+            Some(_) => Err(RuntimeError::AlreadyExists { id: id.to_owned() }),
+            None => Ok(()),
+        }
+    }
+
+    /// Unmount the overlay, then the disk it uses (the loop device detaches itself).
+    pub(super) fn release_mounts(id: &str, layout: &Layout) -> Result<(), RuntimeError> {
+        for mount_point in [layout.rootfs(), layout.disk()] {
+            rootfs::unmount_all(&mount_point).map_err(|source| RuntimeError::Rootfs {
+                id: id.to_owned(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
     /// Processes in the sandbox's cgroup (any hierarchy that lists them).
     fn process_count(&self, id: &str) -> usize {
         cgroups::dirs(&self.cgroup_rel(id))
@@ -73,28 +92,16 @@ impl ContainerRuntime {
         self.end_container(id).await?;
         // A stopped sandbox boots fresh: a checkpoint (if hibernated) no longer applies.
         super::hibernate::discard_checkpoint(id, &layout)?;
-        for mount_point in [layout.rootfs(), layout.disk()] {
-            rootfs::unmount_all(&mount_point).map_err(|source| RuntimeError::Rootfs {
-                id: id.to_owned(),
-                source,
-            })?;
-        }
-        Ok(())
+        Self::release_mounts(id, &layout)
     }
 
     pub(crate) async fn start_impl(&self, spec: &SandboxSpec) -> Result<SandboxInfo, RuntimeError> {
         validate_spec(spec)?;
         let id = spec.id.as_str();
         let layout = self.existing(id)?;
-        if self
-            .runc
-            .state(id)
-            .await
-            .map_err(Self::runc_err(id))?
-            .is_some()
-        {
-            return Err(RuntimeError::AlreadyExists { id: id.to_owned() });
-        }
+        self.ensure_no_container(id).await?;
+        // Whatever a dead container left mounted goes first; start mounts afresh.
+        Self::release_mounts(id, &layout)?;
         match self.create_steps(spec, &layout, false).await {
             Ok(info) => Ok(info),
             Err(err) => {

@@ -204,6 +204,21 @@ fn mkdir(path: &Path, mode: u32) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
+/// Mount the overlay of the image's layers and the sandbox's upper dir at `rootfs/`.
+fn mount_rootfs(spec: &SandboxSpec, layout: &Layout) -> Result<(), RuntimeError> {
+    rootfs::mount_overlay(
+        &spec.layers,
+        &layout.empty_lower(),
+        &layout.upper(),
+        &layout.work(),
+        &layout.rootfs(),
+    )
+    .map_err(|source| RuntimeError::Rootfs {
+        id: spec.id.clone(),
+        source,
+    })
+}
+
 /// The host pid of the sandbox's PID 1, as runc wrote it.
 fn read_pid(id: &str, layout: &Layout) -> Result<u32, RuntimeError> {
     let path = layout.pid_file();
@@ -427,17 +442,7 @@ impl ContainerRuntime {
     /// Mount the overlay, write the OCI spec, run the container and wait for its agent.
     async fn boot(&self, spec: &SandboxSpec, layout: &Layout) -> Result<SandboxInfo, RuntimeError> {
         let id = spec.id.as_str();
-        rootfs::mount_overlay(
-            &spec.layers,
-            &layout.empty_lower(),
-            &layout.upper(),
-            &layout.work(),
-            &layout.rootfs(),
-        )
-        .map_err(|source| RuntimeError::Rootfs {
-            id: id.to_owned(),
-            source,
-        })?;
+        mount_rootfs(spec, layout)?;
 
         let oci = spec::build(
             spec,
@@ -664,12 +669,7 @@ impl ContainerRuntime {
         self.end_container(id).await?;
         let layout = Layout::new(&self.cfg.state_dir, id);
         // The overlay first: it holds the disk (its upper and work dirs) busy.
-        for mount_point in [layout.rootfs(), layout.disk()] {
-            rootfs::unmount_all(&mount_point).map_err(|source| RuntimeError::Rootfs {
-                id: id.to_owned(),
-                source,
-            })?;
-        }
+        Self::release_mounts(id, &layout)?;
         match std::fs::remove_dir_all(layout.dir()) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
