@@ -202,7 +202,8 @@ fn host_users_cannot_read_sandbox_files(daemon: &common::Daemon, id: &str) {
     // `dir/.` needs search permission on `dir` itself, not only on its parents.
     for path in [
         sandbox.join("rootfs/etc/passwd"),
-        sandbox.join("upper/."),
+        sandbox.join("disk/upper/."),
+        sandbox.join("disk/run/."),
         daemon.state.join("layers/."),
         daemon.state.join("content/."),
     ] {
