@@ -4,9 +4,10 @@
 //!   (`<state>/sandboxes/<id>/disk/run/agent.sock`), the same kind of connection the daemon holds;
 //! - [`HostAgent`]: the same static agent binary as a plain host process on a temp socket (no
 //!   namespaces, seccomp or cgroup): what the sandbox itself adds to spawning a command. (This
-//!   was the ignored `bench_exec_round_trip` test of `crates/warren-agent/tests/agent.rs`.)
+//!   was the ignored `bench_exec_round_trip` test of `crates/warren-agent/tests/agent.rs`.) It
+//!   runs the same static busybox `true` as the sandbox, from the image's layer on the host;
 //! - [`start_request`] builds `process.Process/Start` the way warren-core's exec does (program,
-//!   arguments, no stdin), and [`exec_true`] runs `true` to its end event.
+//!   arguments, no stdin), and [`exec_ok`] runs a command to its end event.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -39,13 +40,13 @@ pub fn start_request(cmd: &[&str]) -> StartRequest {
     }
 }
 
-/// `true` through the agent, to its end event; an error unless it exits 0.
-pub async fn exec_true(agent: &AgentClient) -> anyhow::Result<()> {
-    let mut events = agent.start(start_request(&["true"])).await?;
+/// `cmd` through the agent, to its end event; an error unless it exits 0.
+pub async fn exec_ok(agent: &AgentClient, cmd: &[&str]) -> anyhow::Result<()> {
+    let mut events = agent.start(start_request(cmd)).await?;
     while let Some(ev) = events.next().await {
         if let ProcessEvent::End(end) = ev? {
             if end.exit_code != 0 || !end.exited {
-                bail!("`true` ended with {end:?}");
+                bail!("{cmd:?} ended with {end:?}");
             }
             return Ok(());
         }

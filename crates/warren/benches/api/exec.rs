@@ -3,8 +3,8 @@
 //! 1. Round trip of `exec ["true"]` on one idle sandbox, one at a time, in interleaved batches of
 //!    50 so drift in the host's speed hits every series alike: `POST /v1/sandboxes/{id}/exec`
 //!    (`warren_client`), the same Start RPC sent directly to the sandbox's agent (the baseline;
-//!    the difference is the daemon's overhead), the agent as a host process (what the sandbox
-//!    adds), and `GET /v1/sandboxes/{id}` (the REST floor: HTTP, auth, one SQLite read).
+//!    the difference is the daemon's overhead), the agent as a host process running the same
+//!    busybox `true` from the image's layer (what the sandbox adds), and `GET /v1/sandboxes/{id}` (the REST floor: HTTP, auth, one SQLite read).
 //! 3. Throughput: `clients` concurrent loops of `exec ["true"]` spread over the sandboxes for a
 //!    fixed time, through REST and then directly (one HTTP/2 connection per agent, shared by
 //!    its clients, as the daemon does). CPU time of the daemon, the sandboxes' cgroups, this
@@ -23,20 +23,21 @@ use crate::common::stats::{Report, Target, difference, durations, row, time_each
 
 const BATCH: usize = 50;
 
-/// Section 1 on sandbox `id`, whose agent is `direct`; `host` is the agent as a host process.
+/// Section 1 on sandbox `id`, whose agent is `direct`; `host` is the agent as a host process,
+/// running `host_true` (the image's busybox `true`, by its path on the host).
 pub async fn round_trip(
     report: &mut Report,
     client: &Client,
     id: &str,
     direct: &AgentClient,
-    host: &AgentClient,
+    (host, host_true): (&AgentClient, &[&str]),
     n: usize,
 ) -> anyhow::Result<()> {
     let (mut rest, mut straight, mut hosted, mut gets) = (vec![], vec![], vec![], vec![]);
     for _ in 0..n.div_ceil(BATCH) {
         rest.extend(time_each(BATCH, || exec_true(client, id)).await?);
-        straight.extend(time_each(BATCH, || agent::exec_true(direct)).await?);
-        hosted.extend(time_each(BATCH, || agent::exec_true(host)).await?);
+        straight.extend(time_each(BATCH, || agent::exec_ok(direct, &["true"])).await?);
+        hosted.extend(time_each(BATCH, || agent::exec_ok(host, host_true)).await?);
         gets.extend(time_each(BATCH, || client.get_sandbox(id)).await?);
     }
     let via_rest = durations(
@@ -51,7 +52,7 @@ pub async fn round_trip(
         &via_agent,
         None,
     );
-    let on_host = durations("exec [true], agent as a host process", &hosted, None);
+    let on_host = durations("exec busybox true, agent as a host process", &hosted, None);
     let sandboxing = difference(
         "  ⇒ sandbox's share (direct − host agent)",
         &via_agent,
@@ -161,7 +162,10 @@ pub async fn throughput(
     let rest = drive(clients, secs, |c| exec_true(client, &ids[c % k])).await;
     let mid = Cpu::now(daemon_pid, &ids);
     println!("  [REST load done; load {}]", loadavg());
-    let direct = drive(clients, secs, |c| agent::exec_true(&sandboxes[c % k].1)).await;
+    let direct = drive(clients, secs, |c| {
+        agent::exec_ok(&sandboxes[c % k].1, &["true"])
+    })
+    .await;
     let after = Cpu::now(daemon_pid, &ids);
     println!("  [direct load done; load {}]", loadavg());
 

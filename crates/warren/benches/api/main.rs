@@ -16,7 +16,8 @@
 //!    SSE exec stream and straight from the agent ([`stream`]);
 //! 3. throughput: 16 clients over the four sandboxes for 10 s, through REST and straight to the
 //!    agents, with the CPU each party used ([`exec::throughput`]);
-//! 4. `GET /v1/sandboxes` with 1,000 real sandboxes, created and deleted again ([`list`]).
+//! 4. `GET /v1/sandboxes` with 1,000 real sandboxes, created and deleted again ([`list`]), and
+//!    what creating, holding and deleting them costs ([`fleet`]).
 //!
 //! Settings (environment): `WARREN_BENCH_N` (exec round trips per path, 500), `WARREN_BENCH_SECS`
 //! (10), `WARREN_BENCH_CLIENTS` (16), `WARREN_BENCH_SANDBOXES` (4), `WARREN_BENCH_LIST`
@@ -32,6 +33,7 @@ mod common;
 
 mod agent;
 mod exec;
+mod fleet;
 mod list;
 mod stream;
 
@@ -42,6 +44,7 @@ use warren_agent_proto::AgentClient;
 use warren_api_types::CreateSandboxRequest;
 use warren_client::Client;
 
+use crate::common::host::busybox_layer;
 use crate::common::rest::{exec_true, warm_up};
 use crate::common::setup::{self, Stack, env_usize};
 use crate::common::stats::Report;
@@ -141,8 +144,10 @@ async fn exec_sections(
         sandboxes.push((sb.id, direct));
     }
     let host = agent::HostAgent::start(&stack.env.agent).await?;
+    let busybox = busybox_layer(&stack.daemon.state)?.join("bin/busybox");
+    let host_true = [busybox.to_str().unwrap_or_default(), "true"];
     let (id, direct) = &sandboxes[0];
-    exec::round_trip(report, client, id, direct, &host.client, s.n).await?;
+    exec::round_trip(report, client, id, direct, (&host.client, &host_true), s.n).await?;
     drop(host);
     stream::section(report, client, id, direct, STREAM_RECORDS).await?;
     exec::throughput(

@@ -1,8 +1,9 @@
 //! What the host says about load, CPU and memory: /proc/loadavg, /proc/stat, a process's CPU
-//! time, VmRSS and smaps_rollup fields, MemAvailable, the daemon's and a sandbox's pid, and a
-//! sandbox's cgroup memory and CPU time (v1 or v2).
+//! time, VmRSS and smaps_rollup fields, MemAvailable, the daemon's and a sandbox's pid, a
+//! sandbox's cgroup memory and CPU time (v1 or v2), and where the
+//! busybox layer is in the daemon's image store.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
@@ -148,4 +149,15 @@ pub fn cgroup_cpu_seconds(id: &str) -> Option<f64> {
         .parse::<f64>()
         .ok()?;
     Some(usec / 1e6)
+}
+
+/// The unpacked busybox layer in the daemon's store (`layers/<diffid>/` holding `bin/busybox`).
+pub fn busybox_layer(state: &Path) -> anyhow::Result<PathBuf> {
+    for e in std::fs::read_dir(state.join("layers"))?.flatten() {
+        let p = e.path();
+        if p.join("bin/busybox").is_file() && !p.join("usr/bin/python3").exists() {
+            return Ok(p);
+        }
+    }
+    bail!("no busybox layer under {}", state.join("layers").display())
 }

@@ -12,9 +12,9 @@ use anyhow::{Context, bail};
 use warren_api_types::CreateSandboxRequest;
 use warren_client::Client;
 
-use crate::bundle::{bind_mount, busybox_layer, fresh_bundle, mount_overlay, runc_run, umount};
+use crate::bundle::{bind_mount, fresh_bundle, mount_bundle_overlay, runc_run, umount};
 use crate::common::e2e::Daemon;
-use crate::common::host::loadavg;
+use crate::common::host::{busybox_layer, loadavg};
 use crate::common::stats::{durations, print_table};
 use crate::replay::{Donor, replay};
 
@@ -163,7 +163,7 @@ fn baseline_plain(
         let spec = plain_spec(&b.join("rootfs"))?;
         std::fs::write(b.join("config.json"), serde_json::to_vec(&spec)?)?;
         let t = Instant::now();
-        mount_overlay(layer, &b.join("upper"), &b.join("work"), &b.join("rootfs"))?;
+        mount_bundle_overlay(layer, &b)?;
         let run = runc_run(&runc_root, &b, &format!("plain-ov-{i}"));
         umount(&b.join("rootfs"))?;
         run?;

@@ -1,6 +1,7 @@
 //! Bundles laid out the way warren lays them out, and running runc on them by hand: overlay
-//! and bind mount/umount, a fresh bundle directory, `runc run` in the foreground, and the busybox layer in
-//! the daemon's store that every baseline uses as its lower dir.
+//! and bind mount/umount, a fresh bundle directory, `runc run` in the foreground. Every baseline
+//! uses the busybox layer in the daemon's store as its lower dir
+//! ([`crate::common::host::busybox_layer`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 /// mount(2) an overlay of `lower` at `target`.
-pub fn mount_overlay(lower: &Path, upper: &Path, work: &Path, target: &Path) -> anyhow::Result<()> {
+fn mount_overlay(lower: &Path, upper: &Path, work: &Path, target: &Path) -> anyhow::Result<()> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
     let opts = format!(
@@ -36,6 +37,16 @@ pub fn mount_overlay(lower: &Path, upper: &Path, work: &Path, target: &Path) -> 
             .with_context(|| format!("mount overlay at {}", target.display()));
     }
     Ok(())
+}
+
+/// The overlay of a [`fresh_bundle`]: `layer` under `disk/upper`, at `rootfs/`.
+pub fn mount_bundle_overlay(layer: &Path, bundle: &Path) -> anyhow::Result<()> {
+    mount_overlay(
+        layer,
+        &bundle.join("disk/upper"),
+        &bundle.join("disk/work"),
+        &bundle.join("rootfs"),
+    )
 }
 
 /// Bind-mount `src` at `target` (done by host root, so `src` may sit under a directory the
@@ -74,26 +85,31 @@ pub fn umount(target: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A fresh bundle dir `<dir>/<name>` with `upper/` (owned by the shifted root), `work/`,
-/// `rootfs/` and `run/`, the way warren lays one out.
+/// A fresh bundle dir `<dir>/<name>` laid out the way warren lays one out without a disk quota:
+/// `rootfs/`, and under `disk/` the overlay's `upper/` (owned by the shifted root) and `work/`,
+/// and `run/` (bind-mounted at `/.warren/run`) holding the agent's `agent.log`.
 pub fn fresh_bundle(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let b = dir.join(name);
-    std::fs::create_dir(&b)?;
-    std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o711))?;
+    let shift = |p: &Path| std::os::unix::fs::chown(p, Some(100_000), Some(100_000));
     for (sub, mode, shifted) in [
-        ("upper", 0o755, true),
-        ("work", 0o700, false),
+        ("", 0o711, false),
+        ("disk", 0o711, false),
+        ("disk/upper", 0o755, true),
+        ("disk/work", 0o700, false),
         ("rootfs", 0o755, false),
-        ("run", 0o700, true),
+        ("disk/run", 0o700, true),
     ] {
         let p = b.join(sub);
         std::fs::create_dir(&p)?;
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))?;
         if shifted {
-            std::os::unix::fs::chown(&p, Some(100_000), Some(100_000))?;
+            shift(&p)?;
         }
     }
+    // The agent reopens its stdio file from inside, as the shifted root.
+    std::fs::File::create(b.join("disk/run/agent.log"))?;
+    shift(&b.join("disk/run/agent.log"))?;
     Ok(b)
 }
 
@@ -122,15 +138,4 @@ pub fn runc_run(runc_root: &Path, bundle: &Path, id: &str) -> anyhow::Result<Dur
         );
     }
     Ok(d)
-}
-
-/// The unpacked busybox layer in the daemon's store (`layers/<diffid>/` holding `bin/busybox`).
-pub fn busybox_layer(state: &Path) -> anyhow::Result<PathBuf> {
-    for e in std::fs::read_dir(state.join("layers"))?.flatten() {
-        let p = e.path();
-        if p.join("bin/busybox").is_file() && !p.join("usr/bin/python3").exists() {
-            return Ok(p);
-        }
-    }
-    bail!("no busybox layer under {}", state.join("layers").display())
 }

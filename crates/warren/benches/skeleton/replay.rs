@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
-use crate::bundle::{fresh_bundle, mount_overlay, runc, runc_run, umount};
+use crate::bundle::{fresh_bundle, mount_bundle_overlay, runc, runc_run, umount};
 
 /// A live sandbox's config.json and the bundle and id it names.
 pub struct Donor {
@@ -109,7 +109,7 @@ fn replay_true(
     }
     std::fs::write(b.join("config.json"), serde_json::to_vec(&spec)?)?;
     let t = Instant::now();
-    mount_overlay(layer, &b.join("upper"), &b.join("work"), &b.join("rootfs"))?;
+    mount_bundle_overlay(layer, &b)?;
     let run = runc_run(runc_root, &b, &id);
     umount(&b.join("rootfs"))?;
     run?;
@@ -131,11 +131,11 @@ fn replay_agent(
     let id = format!("rpa{i}");
     let b = fresh_bundle(work, &id)?;
     let t = Instant::now();
-    mount_overlay(layer, &b.join("upper"), &b.join("work"), &b.join("rootfs"))?;
+    mount_bundle_overlay(layer, &b)?;
     let spec = replay_spec(donor, &b, &id)?;
     std::fs::write(b.join("config.json"), serde_json::to_vec_pretty(&spec)?)?;
     let t_mounted = Instant::now();
-    let log = std::fs::File::create(b.join("log"))?;
+    let log = std::fs::File::create(b.join("disk/run/agent.log"))?;
     let status = runc(runc_root)
         .arg("--log")
         .arg(b.join("runc.log"))
@@ -155,7 +155,7 @@ fn replay_agent(
             std::fs::read_to_string(b.join("runc.log")).unwrap_or_default()
         );
     }
-    let sock = b.join("run/agent.sock");
+    let sock = b.join("disk/run/agent.sock");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !agent_healthy(&sock) {
         if Instant::now() > deadline {
