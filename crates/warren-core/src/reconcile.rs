@@ -7,10 +7,13 @@
 //! |---------------------|---------------------|------------------------------------------|
 //! | creating / deleting | anything            | interrupted by a crash: remove both      |
 //! | running / paused    | running / paused    | adopt the runtime's state                |
-//! | running / paused    | stopped or unknown  | `error`, with the reason                 |
+//! | running / paused    | hibernated          | `hibernated` (the daemon died after a dump)  |
+//! | running / paused    | stopped             | `stopped` (files kept), leftovers released |
+//! | running / paused    | unknown             | `error`, with the reason                 |
+//! | hibernated          | no checkpoint       | `error`, with the reason                 |
 //! | (no record)         | exists              | orphan from a crash mid-create: delete   |
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use warren_runtime::ActualState;
 use warren_store::{NewEvent, SandboxState, Transition};
@@ -20,6 +23,19 @@ use crate::sandbox::event;
 use crate::{Core, CoreError};
 
 const ACTOR: &str = "reconciler";
+
+/// Does the listed runtime state match the record, so that nothing needs doing?
+fn agrees(recorded: SandboxState, listed: Option<ActualState>) -> bool {
+    matches!(
+        (recorded, listed),
+        (SandboxState::Running, Some(ActualState::Running))
+            | (SandboxState::Paused, Some(ActualState::Paused))
+            | (SandboxState::Hibernated, Some(ActualState::Hibernated))
+            | (SandboxState::Stopped, _)
+            | (SandboxState::Archived, _)
+            | (SandboxState::Error, _)
+    )
+}
 
 /// What one reconcile pass changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -38,6 +54,9 @@ impl Core {
     pub async fn reconcile(&self) -> Result<ReconcileReport, CoreError> {
         let mut report = ReconcileReport::default();
         let mut known = HashSet::new();
+        // One listing for the whole pass (not one `runc state` per sandbox); a sandbox whose
+        // listed state disagrees with its record is asked again under its lock.
+        let listed: HashMap<String, ActualState> = self.runtime_list().await?.into_iter().collect();
         let mut after = None;
         loop {
             let page = self.inner.store.list_sandboxes(after, 500).await?;
@@ -50,19 +69,13 @@ impl Core {
                 let Some(rec) = self.inner.store.get_sandbox(&rec.id).await? else {
                     continue;
                 };
+                if agrees(rec.state, listed.get(&rec.id).copied()) {
+                    continue;
+                }
                 self.reconcile_one(&rec.id, rec.state, &mut report).await?;
             }
         }
-        let actual = self
-            .inner
-            .runtime
-            .list()
-            .await
-            .map_err(|source| CoreError::Runtime {
-                id: "*".to_owned(),
-                source: Box::new(source),
-            })?;
-        for (id, _) in actual {
+        for id in listed.into_keys() {
             if known.contains(&id) {
                 continue;
             }
@@ -87,6 +100,25 @@ impl Core {
             report.orphans.push(id);
         }
         Ok(report)
+    }
+
+    /// The runtime's sandboxes; a listing that fails because a container vanished under it
+    /// (runc reads each container's state) is tried again once.
+    async fn runtime_list(&self) -> Result<Vec<(String, ActualState)>, CoreError> {
+        match self.inner.runtime.list().await {
+            Ok(l) => Ok(l),
+            Err(first) => {
+                tracing::debug!(error = %first, "runtime listing failed; retrying once");
+                self.inner
+                    .runtime
+                    .list()
+                    .await
+                    .map_err(|source| CoreError::Runtime {
+                        id: "*".to_owned(),
+                        source: Box::new(source),
+                    })
+            }
+        }
     }
 
     async fn reconcile_one(

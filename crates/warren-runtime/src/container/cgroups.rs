@@ -11,20 +11,37 @@ use std::time::Duration;
 
 use super::mountinfo;
 
-/// The existing cgroup directories at relative path `rel` (e.g. `warren/sb-1`), one per hierarchy.
-pub(crate) fn dirs(rel: &str) -> Vec<PathBuf> {
+/// The host's cgroup and cgroup2 mount points, read from the mount table once: they do not
+/// change while the daemon runs, and the mount table grows by two entries per sandbox, so
+/// reading it for every sandbox on every metrics sample made the sampler quadratic.
+fn roots() -> &'static [PathBuf] {
+    static ROOTS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    if let Some(roots) = ROOTS.get() {
+        return roots;
+    }
     let Ok(mounts) = mountinfo::read() else {
-        return Vec::new();
+        return &[];
     };
-    let mut out: Vec<PathBuf> = mounts
+    let mut found: Vec<PathBuf> = mounts
         .into_iter()
         .filter(|m| m.fs_type == "cgroup" || m.fs_type == "cgroup2")
-        .map(|m| m.mount_point.join(rel))
-        .filter(|p| p.is_dir())
+        .map(|m| m.mount_point)
         .collect();
-    out.sort();
-    out.dedup();
-    out
+    found.sort();
+    found.dedup();
+    if found.is_empty() {
+        return &[];
+    }
+    ROOTS.get_or_init(|| found)
+}
+
+/// The existing cgroup directories at relative path `rel` (e.g. `warren/sb-1`), one per hierarchy.
+pub(crate) fn dirs(rel: &str) -> Vec<PathBuf> {
+    roots()
+        .iter()
+        .map(|root| root.join(rel))
+        .filter(|p| p.is_dir())
+        .collect()
 }
 
 /// Kill what is left in the cgroups at `rel` and remove them (children first). Succeeds if none
