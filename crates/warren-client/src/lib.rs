@@ -198,8 +198,9 @@ impl Client {
     }
 }
 
-/// Percent-encode one path segment (ids are plain, but never trust input).
-pub(crate) fn seg(s: &str) -> String {
+/// Percent-encode one path segment or query value: everything but RFC 3986's unreserved
+/// characters (ids are plain, but never trust input).
+pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -210,3 +211,6 @@ pub(crate) fn seg(s: &str) -> String {
     }
     out
 }
+
+/// [`percent_encode`] under the short name the resource modules use in paths.
+pub(crate) use percent_encode as seg;

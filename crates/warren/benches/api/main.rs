@@ -37,7 +37,6 @@ mod fleet;
 mod list;
 mod stream;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use warren_agent_proto::AgentClient;
@@ -62,13 +61,7 @@ struct Settings {
 }
 
 fn main() -> anyhow::Result<()> {
-    // `cargo bench` passes `--bench`; `-- --json <file>` also writes the figures as JSON.
-    let args: Vec<String> = std::env::args().collect();
-    let json = args
-        .iter()
-        .position(|a| a == "--json")
-        .and_then(|i| args.get(i + 1))
-        .map(PathBuf::from);
+    let json = setup::json_arg();
     let s = Settings {
         n: env_usize("WARREN_BENCH_N", 500),
         secs: env_usize("WARREN_BENCH_SECS", 10) as u64,

@@ -23,6 +23,16 @@ pub struct Stack {
     started: Instant,
 }
 
+/// `-- --json <file>` on the bench's command line (`cargo bench` itself passes `--bench`): where
+/// to write the figures as JSON too.
+pub fn json_arg() -> Option<std::path::PathBuf> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--json")
+        .and_then(|i| args.get(i + 1))
+        .map(std::path::PathBuf::from)
+}
+
 /// An integer setting from the environment, or `default`.
 pub fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)

@@ -20,7 +20,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -36,12 +35,7 @@ const HOLD_100_MIB: &str = "import os, time\nstate = bytearray(os.urandom(1 << 2
 while True: time.sleep(3600)";
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let json = args
-        .iter()
-        .position(|a| a == "--json")
-        .and_then(|i| args.get(i + 1))
-        .map(PathBuf::from);
+    let json = setup::json_arg();
     let n = env_usize("WARREN_BENCH_N", 50).max(1);
     let hib = env_usize("WARREN_BENCH_HIBERNATE", 10).max(1);
     let params = format!("N={n} pause/resume pairs, {hib} hibernate/resume pairs");

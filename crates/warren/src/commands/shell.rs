@@ -69,18 +69,6 @@ fn window_size() -> Option<(u16, u16)> {
     (ws.ws_col > 0 && ws.ws_row > 0).then_some((ws.ws_col, ws.ws_row))
 }
 
-fn query_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// Run the shell session.
 pub async fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
     let file = config::load()?;
@@ -99,11 +87,11 @@ pub async fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
     let (cols, rows) = window_size().unwrap_or((80, 24));
     let mut url = format!(
         "{ws_base}/v1/sandboxes/{}/pty?cols={cols}&rows={rows}",
-        query_escape(&args.id)
+        warren_client::percent_encode(&args.id)
     );
     for (name, value) in [("cmd", &args.cmd), ("user", &args.user), ("cwd", &args.cwd)] {
         if let Some(v) = value {
-            url.push_str(&format!("&{name}={}", query_escape(v)));
+            url.push_str(&format!("&{name}={}", warren_client::percent_encode(v)));
         }
     }
     let mut request = url.as_str().into_client_request()?;
