@@ -113,6 +113,8 @@ async fn main() {
             pids: 256,
             disk_bytes: 0,
         },
+        snapshot_layers: Vec::new(),
+        restore_from: None,
     };
 
     // Warm up caches (page cache of runc, the agent, busybox).

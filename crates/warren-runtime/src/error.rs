@@ -45,6 +45,14 @@ pub enum SpecError {
         /// The rejected value.
         millis: u32,
     },
+    /// A snapshot id is not a valid id, or `restore_from` is not the top snapshot layer.
+    #[error(
+        "invalid snapshot reference {id:?}: snapshot ids are like sandbox ids, and a restore must be from the top snapshot layer"
+    )]
+    InvalidSnapshot {
+        /// The rejected id.
+        id: String,
+    },
     /// A string field holds a NUL byte or a newline, which cannot be passed on.
     #[error("field {field} contains a NUL byte or a newline")]
     BadCharacters {
@@ -137,6 +145,36 @@ pub enum RuntimeError {
         source: RuncError,
         /// The tail of CRIU's restore log.
         criu_log: String,
+    },
+    /// The sandbox has no running (or paused) container for this operation.
+    #[error("sandbox {id} is not running")]
+    NotRunning {
+        /// Sandbox id.
+        id: String,
+    },
+    /// There is no such (complete) snapshot.
+    #[error("snapshot {id} does not exist or is incomplete")]
+    SnapshotNotFound {
+        /// Snapshot id.
+        id: String,
+    },
+    /// A snapshot with this id exists already.
+    #[error("snapshot {id} already exists")]
+    SnapshotExists {
+        /// Snapshot id.
+        id: String,
+    },
+    /// Copying a sandbox's files into a snapshot (or back) failed.
+    #[error("snapshot {id}: cannot copy {from} to {to}: {detail}")]
+    SnapshotCopy {
+        /// Snapshot id.
+        id: String,
+        /// Source directory.
+        from: PathBuf,
+        /// Destination directory.
+        to: PathBuf,
+        /// What `cp` said.
+        detail: String,
     },
     /// There is no complete checkpoint to restore from.
     #[error("sandbox {id} has no checkpoint to restore (missing or incomplete)")]

@@ -100,6 +100,36 @@ pub trait Runtime: Send + Sync + 'static {
     /// Kill and remove everything: processes, runc state, mounts, cgroups, directories.
     /// Idempotent; succeeds if already gone.
     fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>>;
+
+    /// Capture an immutable snapshot of a running or paused sandbox: its filesystem changes and,
+    /// with `memory`, every process. The sandbox is frozen during the capture and then continues
+    /// (a paused one stays paused). A failure leaves no snapshot behind.
+    fn snapshot<'a>(
+        &'a self,
+        id: &'a str,
+        snapshot_id: &'a str,
+        memory: bool,
+    ) -> BoxFuture<'a, Result<SnapshotInfo, RuntimeError>>;
+
+    /// Remove a snapshot's files. Idempotent. The caller makes sure nothing uses it.
+    fn delete_snapshot<'a>(
+        &'a self,
+        snapshot_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), RuntimeError>>;
+
+    /// Ids of every complete snapshot the runtime holds (after removing incomplete leftovers).
+    fn list_snapshots(&self) -> BoxFuture<'_, Result<Vec<String>, RuntimeError>>;
+}
+
+/// What a snapshot captured and what it cost ([`Runtime::snapshot`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// How long the sandbox's processes were frozen.
+    pub paused: std::time::Duration,
+    /// Bytes on disk of the filesystem layer.
+    pub fs_bytes: u64,
+    /// Bytes on disk of the memory image (0 without memory).
+    pub memory_bytes: u64,
 }
 
 /// The isolation technology behind a [`Runtime`].
@@ -147,6 +177,12 @@ pub struct SandboxSpec {
     pub main_cmd: Option<Vec<String>>,
     /// Resource limits.
     pub limits: Limits,
+    /// Snapshots whose filesystem layers lie on the image's layers, lowest first: a sandbox
+    /// created from a snapshot sees the files of the snapshot and its ancestors.
+    pub snapshot_layers: Vec<String>,
+    /// Create only: continue the processes captured in this memory snapshot instead of booting
+    /// the main process (its layers must be `snapshot_layers`).
+    pub restore_from: Option<String>,
 }
 
 /// Resource limits of a sandbox. A zero means "no limit" for that resource.

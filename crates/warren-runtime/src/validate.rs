@@ -49,6 +49,14 @@ pub fn validate_spec(spec: &SandboxSpec) -> Result<(), SpecError> {
             return Err(SpecError::InvalidLayerPath { path: l.clone() });
         }
     }
+    if let Some(bad) = spec.snapshot_layers.iter().find(|s| !is_valid_id(s)) {
+        return Err(SpecError::InvalidSnapshot { id: bad.clone() });
+    }
+    if let Some(from) = &spec.restore_from
+        && spec.snapshot_layers.last() != Some(from)
+    {
+        return Err(SpecError::InvalidSnapshot { id: from.clone() });
+    }
     clean("workdir", &spec.workdir)?;
     clean("user", &spec.user)?;
     if let Some(cmd) = &spec.main_cmd {
@@ -84,6 +92,8 @@ mod tests {
             user: String::new(),
             main_cmd: None,
             limits: Limits::default(),
+            snapshot_layers: Vec::new(),
+            restore_from: None,
         }
     }
 
@@ -126,6 +136,21 @@ mod tests {
             validate_spec(&s),
             Err(SpecError::CpuTooSmall { .. })
         ));
+        let mut s = ok();
+        s.snapshot_layers = vec!["snap-a".into(), "../x".into()];
+        assert!(matches!(
+            validate_spec(&s),
+            Err(SpecError::InvalidSnapshot { .. })
+        ));
+        let mut s = ok();
+        s.snapshot_layers = vec!["snap-a".into(), "snap-b".into()];
+        s.restore_from = Some("snap-a".into());
+        assert!(matches!(
+            validate_spec(&s),
+            Err(SpecError::InvalidSnapshot { .. })
+        ));
+        s.restore_from = Some("snap-b".into());
+        validate_spec(&s).unwrap();
         let mut s = ok();
         s.hostname = "bad host".into();
         assert!(matches!(

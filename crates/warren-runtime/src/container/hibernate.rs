@@ -21,7 +21,7 @@ use crate::validate::validate_spec;
 use crate::{RuntimeError, SandboxInfo, SandboxSpec};
 
 /// CRIU's error lines from its log (its last lines when there are none): what a user needs.
-fn criu_log_tail(work: &Path, name: &str) -> String {
+pub(super) fn criu_log_tail(work: &Path, name: &str) -> String {
     let text = std::fs::read(work.join(name)).unwrap_or_default();
     let text = String::from_utf8_lossy(&text[text.len().saturating_sub(1 << 20)..]).into_owned();
     let errors: Vec<&str> = text.lines().filter(|l| l.contains("Error (")).collect();
@@ -71,6 +71,28 @@ async fn loopback_up(pid: u32) -> std::io::Result<()> {
     }
 }
 
+/// Give the sandbox whose PID 1 is `pid` the hostname `name` (a restored UTS namespace keeps the
+/// captured one). Done from a short-lived thread that joins the namespace, so no other thread of
+/// the daemon changes namespace.
+fn set_hostname(pid: u32, name: &str) -> std::io::Result<()> {
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/uts"))?;
+    let name = name.to_owned();
+    std::thread::spawn(move || -> std::io::Result<()> {
+        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWUTS)?;
+        nix::unistd::sethostname(&name)?;
+        Ok(())
+    })
+    .join()
+    .map_err(|_| std::io::Error::other("the hostname thread panicked"))?
+}
+
+/// What a restored sandbox needs from the host before its agent is used: loopback up, and its
+/// own hostname.
+pub(super) async fn after_restore(pid: u32, hostname: &str) -> std::io::Result<()> {
+    loopback_up(pid).await?;
+    set_hostname(pid, hostname)
+}
+
 /// Remove a checkpoint (the marker first, so a crash half-way leaves no "complete" one).
 pub(super) fn discard_checkpoint(id: &str, layout: &Layout) -> Result<(), RuntimeError> {
     let done = layout.checkpoint_done();
@@ -104,20 +126,8 @@ impl ContainerRuntime {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
                 .map_err(super::sb_err(id, "set mode of", dir))?;
         }
-        // No host-side connection may stay open into the sandbox: drop ours, and let the agent
-        // see the close (a frozen agent cannot, so thaw first; CRIU freezes it again to dump).
-        super::lock(&self.agents).remove(id);
-        if let Some(st) = self.runc.state(id).await.map_err(Self::runc_err(id))? {
-            if st.status == "paused" {
-                self.runc.resume(id).await.map_err(Self::runc_err(id))?;
-            }
-            let pid = u32::try_from(st.pid).unwrap_or(0);
-            let deadline = std::time::Instant::now() + CONNECTIONS_GRACE;
-            while open_agent_connections(pid) > 0 && std::time::Instant::now() < deadline {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
-        }
-        if let Err(source) = self.runc.checkpoint(id, &images, &work).await {
+        self.release_agent_connections(id).await?;
+        if let Err(source) = self.runc.checkpoint(id, &images, &work, false).await {
             return Err(RuntimeError::Checkpoint {
                 id: id.to_owned(),
                 source,
@@ -134,6 +144,26 @@ impl ContainerRuntime {
             ))?;
         // runc leaves the stopped container's state and cgroups; the checkpoint is what counts.
         self.end_container(id).await
+    }
+
+    /// No host-side connection may stay open into a sandbox CRIU dumps: drop ours, and let the
+    /// agent see the close (a frozen agent cannot, so a paused sandbox is thawed first; CRIU
+    /// freezes it again to dump). Returns whether it was paused.
+    pub(super) async fn release_agent_connections(&self, id: &str) -> Result<bool, RuntimeError> {
+        super::lock(&self.agents).remove(id);
+        let Some(st) = self.runc.state(id).await.map_err(Self::runc_err(id))? else {
+            return Err(RuntimeError::NotRunning { id: id.to_owned() });
+        };
+        let was_paused = st.status == "paused";
+        if was_paused {
+            self.runc.resume(id).await.map_err(Self::runc_err(id))?;
+        }
+        let pid = u32::try_from(st.pid).unwrap_or(0);
+        let deadline = std::time::Instant::now() + CONNECTIONS_GRACE;
+        while open_agent_connections(pid) > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        Ok(was_paused)
     }
 
     pub(crate) async fn restore_impl(
@@ -172,9 +202,13 @@ impl ContainerRuntime {
                 });
             }
         };
-        if let Err(e) = loopback_up(pid).await {
+        if let Err(e) = after_restore(pid, &spec.hostname).await {
             let _ = self.end_container(id).await;
-            return Err(super::sb_err(id, "bring up loopback of", layout.dir())(e));
+            return Err(super::sb_err(
+                id,
+                "set up the network and hostname of",
+                layout.dir(),
+            )(e));
         }
         let client = self.wait_for_agent(id, &layout, pid).await?;
         super::lock(&self.agents).insert(id.to_owned(), client);
@@ -185,6 +219,45 @@ impl ContainerRuntime {
             pid,
             bundle: layout.dir().to_path_buf(),
         })
+    }
+
+    /// `runc restore` of a new sandbox from memory snapshot `from`, then its own network and
+    /// hostname; returns the pid of its PID 1.
+    pub(super) async fn restore_from_snapshot(
+        &self,
+        spec: &SandboxSpec,
+        from: &str,
+        layout: &Layout,
+    ) -> Result<u32, RuntimeError> {
+        let id = spec.id.as_str();
+        let snap = self.existing_snapshot(from)?;
+        let work = layout.criu_work();
+        super::mkdir(&work, 0o755).map_err(super::sb_err(id, "create", &work))?;
+        self.runc
+            .restore_detached(
+                id,
+                layout.dir(),
+                &snap.checkpoint(),
+                &work,
+                &layout.pid_file(),
+                &layout.log(),
+                &layout.runc_log(),
+            )
+            .await
+            .map_err(|source| RuntimeError::Restore {
+                id: id.to_owned(),
+                source,
+                criu_log: criu_log_tail(&work, "restore.log"),
+            })?;
+        let pid = super::read_pid(id, layout)?;
+        after_restore(pid, &spec.hostname)
+            .await
+            .map_err(super::sb_err(
+                id,
+                "set up the network and hostname of",
+                layout.dir(),
+            ))?;
+        Ok(pid)
     }
 
     /// Mount the disk and the overlay if they are not (after a host reboot).
@@ -200,7 +273,7 @@ impl ContainerRuntime {
             })?;
         }
         if !mounted(&layout.rootfs()) {
-            super::mount_rootfs(spec, layout)?;
+            self.mount_rootfs(spec, layout)?;
         }
         Ok(())
     }

@@ -36,6 +36,7 @@ mod mountinfo;
 pub(crate) mod rootfs;
 pub(crate) mod runc;
 mod seccomp;
+mod snapshot;
 pub(crate) mod spec;
 mod stats;
 
@@ -204,21 +205,6 @@ fn mkdir(path: &Path, mode: u32) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
-/// Mount the overlay of the image's layers and the sandbox's upper dir at `rootfs/`.
-fn mount_rootfs(spec: &SandboxSpec, layout: &Layout) -> Result<(), RuntimeError> {
-    rootfs::mount_overlay(
-        &spec.layers,
-        &layout.empty_lower(),
-        &layout.upper(),
-        &layout.work(),
-        &layout.rootfs(),
-    )
-    .map_err(|source| RuntimeError::Rootfs {
-        id: spec.id.clone(),
-        source,
-    })
-}
-
 /// The host pid of the sandbox's PID 1, as runc wrote it.
 fn read_pid(id: &str, layout: &Layout) -> Result<u32, RuntimeError> {
     let path = layout.pid_file();
@@ -261,6 +247,22 @@ impl Drop for CreatingGuard<'_> {
 }
 
 impl ContainerRuntime {
+    /// Mount the overlay of the image's layers, the snapshots' layers and the sandbox's upper
+    /// dir at `rootfs/`.
+    fn mount_rootfs(&self, spec: &SandboxSpec, layout: &Layout) -> Result<(), RuntimeError> {
+        rootfs::mount_overlay(
+            &self.lower_layers(spec),
+            &layout.empty_lower(),
+            &layout.upper(),
+            &layout.work(),
+            &layout.rootfs(),
+        )
+        .map_err(|source| RuntimeError::Rootfs {
+            id: spec.id.clone(),
+            source,
+        })
+    }
+
     /// Check the configuration (runc present, agent static), create the state and runc root
     /// directories, and make the state dir's ancestors traversable by the shifted root.
     pub async fn new(cfg: ContainerConfig) -> Result<Self, RuntimeError> {
@@ -306,14 +308,16 @@ impl ContainerRuntime {
         } else {
             None
         };
-        Ok(ContainerRuntime {
+        let rt = ContainerRuntime {
             cfg,
             runc,
             kernel: seccomp::kernel_version(),
             agents: Mutex::default(),
             creating: Mutex::default(),
             disk_pool,
-        })
+        };
+        rt.prepare_snapshots_root()?;
+        Ok(rt)
     }
 
     /// The configuration in use (with `state_dir` canonicalized).
@@ -436,13 +440,15 @@ impl ContainerRuntime {
             let empty = layout.empty_lower();
             mkdir(&empty, 0o755).map_err(sb_err(id, "create", &empty))?;
         }
+        // From a memory snapshot: the captured run dir (CRIU reopens its files by path).
+        self.seed_run_dir(spec, &layout.run()).await?;
         self.boot(spec, layout).await
     }
 
     /// Mount the overlay, write the OCI spec, run the container and wait for its agent.
     async fn boot(&self, spec: &SandboxSpec, layout: &Layout) -> Result<SandboxInfo, RuntimeError> {
         let id = spec.id.as_str();
-        mount_rootfs(spec, layout)?;
+        self.mount_rootfs(spec, layout)?;
 
         let oci = spec::build(
             spec,
@@ -462,21 +468,22 @@ impl ContainerRuntime {
         std::fs::write(&tmp, json).map_err(sb_err(id, "write", &tmp))?;
         std::fs::rename(&tmp, layout.config()).map_err(sb_err(id, "rename", &tmp))?;
 
-        let runc_err = |source| RuntimeError::Runc {
-            id: id.to_owned(),
-            source,
+        let pid = match &spec.restore_from {
+            None => {
+                self.runc
+                    .run_detached(
+                        id,
+                        layout.dir(),
+                        &layout.pid_file(),
+                        &layout.log(),
+                        &layout.runc_log(),
+                    )
+                    .await
+                    .map_err(Self::runc_err(id))?;
+                read_pid(id, layout)?
+            }
+            Some(from) => self.restore_from_snapshot(spec, from, layout).await?,
         };
-        self.runc
-            .run_detached(
-                id,
-                layout.dir(),
-                &layout.pid_file(),
-                &layout.log(),
-                &layout.runc_log(),
-            )
-            .await
-            .map_err(runc_err)?;
-        let pid = read_pid(id, layout)?;
 
         let client = self.wait_for_agent(id, layout, pid).await?;
         lock(&self.agents).insert(id.to_owned(), client);
@@ -802,5 +809,25 @@ impl Runtime for ContainerRuntime {
 
     fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), RuntimeError>> {
         Box::pin(self.delete_impl(id))
+    }
+
+    fn snapshot<'a>(
+        &'a self,
+        id: &'a str,
+        snapshot_id: &'a str,
+        memory: bool,
+    ) -> BoxFuture<'a, Result<crate::SnapshotInfo, RuntimeError>> {
+        Box::pin(self.snapshot_impl(id, snapshot_id, memory))
+    }
+
+    fn delete_snapshot<'a>(
+        &'a self,
+        snapshot_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), RuntimeError>> {
+        Box::pin(self.delete_snapshot_impl(snapshot_id))
+    }
+
+    fn list_snapshots(&self) -> BoxFuture<'_, Result<Vec<String>, RuntimeError>> {
+        Box::pin(self.list_snapshots_impl())
     }
 }

@@ -197,8 +197,9 @@ impl Runc {
         id: &str,
         image_dir: &Path,
         work_dir: &Path,
+        leave_running: bool,
     ) -> Result<(), RuncError> {
-        let args: [OsString; 6] = [
+        let mut args: Vec<OsString> = vec![
             "--image-path".into(),
             image_dir.into(),
             "--work-path".into(),
@@ -206,8 +207,11 @@ impl Runc {
             // A connection from the daemon that is still closing is dumped as external
             // (restored disconnected) instead of failing the dump.
             "--ext-unix-sk".into(),
-            id.into(),
         ];
+        if leave_running {
+            args.push("--leave-running".into());
+        }
+        args.push(id.into());
         self.output("checkpoint", &args).await.map(drop)
     }
 

@@ -439,6 +439,8 @@ mod tests {
                 pids: 64,
                 disk_bytes: 0,
             },
+            snapshot_layers: Vec::new(),
+            restore_from: None,
         }
     }
 

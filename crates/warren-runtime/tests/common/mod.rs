@@ -101,6 +101,8 @@ impl Fixture {
                 pids: 100,
                 disk_bytes: 0,
             },
+            snapshot_layers: Vec::new(),
+            restore_from: None,
         }
     }
 
