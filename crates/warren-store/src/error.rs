@@ -64,6 +64,16 @@ pub enum StoreError {
         /// State found.
         actual: SandboxState,
     },
+    /// The object is still used by others and cannot be removed.
+    #[error("{what} {id} is in use by {users}")]
+    InUse {
+        /// Kind of object.
+        what: &'static str,
+        /// Its id.
+        id: String,
+        /// Who uses it, for the message (e.g. "sandboxes sb-1, sb-2").
+        users: String,
+    },
     /// A unique key already exists.
     #[error("{what} {id} already exists")]
     AlreadyExists {

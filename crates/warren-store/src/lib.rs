@@ -15,6 +15,7 @@ mod model;
 mod sqlite;
 mod sqlite_events;
 mod sqlite_keys;
+mod sqlite_snapshots;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,7 +23,7 @@ use std::pin::Pin;
 pub use error::StoreError;
 pub use model::{
     ApiKeyRecord, EventQuery, EventRecord, NewEvent, SandboxFilter, SandboxRecord, SandboxState,
-    SandboxUpdate, Transition,
+    SandboxUpdate, SnapshotDependents, SnapshotRecord, SnapshotState, Transition,
 };
 pub use sqlite::SqliteStore;
 
@@ -80,7 +81,7 @@ pub trait Store: Send + Sync + 'static {
         event: &'a NewEvent,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// How many sandboxes use the image with this manifest digest.
+    /// How many sandboxes and snapshots use the image with this manifest digest.
     fn count_sandboxes_with_image<'a>(
         &'a self,
         digest: &'a str,
@@ -133,4 +134,58 @@ pub trait Store: Send + Sync + 'static {
         &'a self,
         query: &'a EventQuery,
     ) -> BoxFuture<'a, Result<Vec<EventRecord>, StoreError>>;
+
+    /// Record that something touched the sandbox at `at` (Unix ms); never moves it backwards.
+    fn touch_sandbox<'a>(&'a self, id: &'a str, at: i64) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Insert a new snapshot (its `seq` is assigned) and record `event` atomically. A taken
+    /// name is [`StoreError::AlreadyExists`].
+    fn insert_snapshot<'a>(
+        &'a self,
+        snapshot: &'a SnapshotRecord,
+        event: &'a NewEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// One snapshot by id, or else by name.
+    fn get_snapshot<'a>(
+        &'a self,
+        id_or_name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SnapshotRecord>, StoreError>>;
+
+    /// Snapshots in creation order after `after`, optionally only those of one source sandbox.
+    fn list_snapshots<'a>(
+        &'a self,
+        source_sandbox: Option<&'a str>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<SnapshotRecord>, StoreError>>;
+
+    /// Mark a `creating` snapshot `ready` with its sizes and pause, recording `event`.
+    fn finish_snapshot<'a>(
+        &'a self,
+        snapshot: &'a SnapshotRecord,
+        event: &'a NewEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Move a snapshot to `state` (e.g. `deleting`), recording `event`. Fails with
+    /// [`StoreError::InUse`] when moving to `deleting` while anything depends on it.
+    fn set_snapshot_state<'a>(
+        &'a self,
+        id: &'a str,
+        state: SnapshotState,
+        event: &'a NewEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// What depends on a snapshot.
+    fn snapshot_dependents<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<SnapshotDependents, StoreError>>;
+
+    /// Remove a snapshot's row and record `event` in the same transaction.
+    fn delete_snapshot<'a>(
+        &'a self,
+        id: &'a str,
+        event: &'a NewEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 }

@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_keys_and_events.sql")),
     (3, include_str!("../migrations/0003_sandbox_metadata.sql")),
+    (4, include_str!("../migrations/0004_snapshots.sql")),
 ];
 
 /// Bring the database up to the newest schema this binary knows.

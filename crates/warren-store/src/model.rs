@@ -94,6 +94,102 @@ pub struct SandboxRecord {
     pub created_at: i64,
     /// Unix milliseconds of the last state change.
     pub updated_at: i64,
+    /// The snapshot it was created from, if any (lineage; keeps that snapshot alive).
+    pub parent_snapshot: Option<String>,
+    /// Unix milliseconds of the last activity recorded (idle policies); `None`: none yet.
+    pub last_active_at: Option<i64>,
+}
+
+/// A snapshot's lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SnapshotState {
+    /// Being captured; not usable, invisible after a crash (removed at startup).
+    Creating,
+    /// Complete and immutable.
+    Ready,
+    /// Being deleted.
+    Deleting,
+}
+
+impl SnapshotState {
+    /// Every state.
+    pub const ALL: [Self; 3] = [Self::Creating, Self::Ready, Self::Deleting];
+
+    /// Persisted and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Creating => "creating",
+            Self::Ready => "ready",
+            Self::Deleting => "deleting",
+        }
+    }
+}
+
+impl std::fmt::Display for SnapshotState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SnapshotState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown snapshot state {s:?}"))
+    }
+}
+
+/// A snapshot row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotRecord {
+    /// Creation order (assigned on insert).
+    pub seq: i64,
+    /// Snapshot id.
+    pub id: String,
+    /// Optional unique name.
+    pub name: Option<String>,
+    /// State.
+    pub state: SnapshotState,
+    /// The sandbox it was captured from.
+    pub source_sandbox: Option<String>,
+    /// The snapshot that sandbox was created from, if any.
+    pub parent_snapshot: Option<String>,
+    /// Image reference of the source.
+    pub image_ref: String,
+    /// Image manifest digest of the source.
+    pub image_digest: String,
+    /// Processes captured too.
+    pub memory: bool,
+    /// Specification as JSON; its shape belongs to warren-core.
+    pub spec: serde_json::Value,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Bytes of the filesystem layer.
+    pub fs_bytes: u64,
+    /// Bytes of the memory image.
+    pub memory_bytes: u64,
+    /// How long the source was frozen, in microseconds.
+    pub paused_us: u64,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// What depends on a snapshot: it cannot be deleted while any does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SnapshotDependents {
+    /// Sandboxes created from it.
+    pub sandboxes: Vec<String>,
+    /// Snapshots stacked on it (taken from sandboxes created from it).
+    pub snapshots: Vec<String>,
+}
+
+impl SnapshotDependents {
+    /// Nothing depends on it.
+    pub fn is_empty(&self) -> bool {
+        self.sandboxes.is_empty() && self.snapshots.is_empty()
+    }
 }
 
 /// Which sandboxes a listing keeps; every given condition must hold.

@@ -12,7 +12,8 @@ use sqlx::{Row, SqlitePool};
 
 use crate::{
     ApiKeyRecord, BoxFuture, EventQuery, EventRecord, NewEvent, SandboxFilter, SandboxRecord,
-    SandboxState, SandboxUpdate, Store, StoreError, Transition,
+    SandboxState, SandboxUpdate, SnapshotDependents, SnapshotRecord, SnapshotState, Store,
+    StoreError, Transition,
 };
 
 /// Current time in Unix milliseconds.
@@ -27,7 +28,7 @@ pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
 }
 
-const SANDBOX_COLUMNS: &str = "seq, id, state, image_ref, image_digest, spec, labels, metadata, error, created_at, updated_at";
+const SANDBOX_COLUMNS: &str = "seq, id, state, image_ref, image_digest, spec, labels, metadata, error, created_at, updated_at, parent_snapshot, last_active_at";
 
 impl SqliteStore {
     /// Open (creating if needed) the database at `path` and migrate it.
@@ -124,6 +125,8 @@ fn sandbox_from_row(row: &SqliteRow) -> Result<SandboxRecord, StoreError> {
         error: row.try_get("error").map_err(get)?,
         created_at: row.try_get("created_at").map_err(get)?,
         updated_at: row.try_get("updated_at").map_err(get)?,
+        parent_snapshot: row.try_get("parent_snapshot").map_err(get)?,
+        last_active_at: row.try_get("last_active_at").map_err(get)?,
     })
 }
 
@@ -167,11 +170,78 @@ pub(crate) fn key_from_row(row: &SqliteRow) -> Result<ApiKeyRecord, StoreError> 
     })
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
 impl Store for SqliteStore {
+    fn touch_sandbox<'a>(&'a self, id: &'a str, at: i64) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.touch(id, at))
+    }
+
+    fn insert_snapshot<'a>(
+        &'a self,
+        snapshot: &'a SnapshotRecord,
+        event: &'a NewEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.insert_snapshot_row(snapshot, event))
+    }
+
+    fn get_snapshot<'a>(
+        &'a self,
+        id_or_name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SnapshotRecord>, StoreError>> {
+        Box::pin(self.get_snapshot_row(id_or_name))
+    }
+
+    fn list_snapshots<'a>(
+        &'a self,
+        source_sandbox: Option<&'a str>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<SnapshotRecord>, StoreError>> {
+        Box::pin(self.list_snapshot_rows(source_sandbox, after, limit))
+    }
+
+    fn finish_snapshot<'a>(
+        &'a self,
+        snapshot: &'a SnapshotRecord,
+        event: &'a NewEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.finish_snapshot_row(snapshot, event))
+    }
+
+    fn set_snapshot_state<'a>(
+        &'a self,
+        id: &'a str,
+        state: SnapshotState,
+        event: &'a NewEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.set_snapshot_row_state(id, state, event))
+    }
+
+    fn snapshot_dependents<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<SnapshotDependents, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self
+                .pool
+                .acquire()
+                .await
+                .map_err(StoreError::query("acquire"))?;
+            Self::dependents(&mut conn, id).await
+        })
+    }
+
+    fn delete_snapshot<'a>(
+        &'a self,
+        id: &'a str,
+        event: &'a NewEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.delete_snapshot_row(id, event))
+    }
+
     fn insert_sandbox<'a>(
         &'a self,
         sb: &'a SandboxRecord,
@@ -179,11 +249,14 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let mut tx = self.write_tx().await?;
+            if let Some(parent) = &sb.parent_snapshot {
+                Self::require_ready_snapshot(&mut tx, parent).await?;
+            }
             let labels = serde_json::to_string(&sb.labels).unwrap_or_else(|_| "{}".into());
             let metadata = serde_json::to_string(&sb.metadata).unwrap_or_else(|_| "{}".into());
             sqlx::query(
-                "INSERT INTO sandboxes (id, state, image_ref, image_digest, spec, labels, metadata, error, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO sandboxes (id, state, image_ref, image_digest, spec, labels, metadata, error, created_at, updated_at, parent_snapshot, last_active_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&sb.id)
             .bind(sb.state.as_str())
@@ -195,6 +268,8 @@ impl Store for SqliteStore {
             .bind(&sb.error)
             .bind(sb.created_at)
             .bind(sb.updated_at)
+            .bind(&sb.parent_snapshot)
+            .bind(sb.last_active_at)
             .execute(&mut *tx)
             .await
             .map_err(|e| {
@@ -392,12 +467,14 @@ impl Store for SqliteStore {
         digest: &'a str,
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(async move {
-            let n: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM sandboxes WHERE image_digest = ?")
-                    .bind(digest)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(StoreError::query("count sandboxes by image"))?;
+            let n: i64 = sqlx::query_scalar(
+                "SELECT (SELECT COUNT(*) FROM sandboxes WHERE image_digest = ?1)
+                      + (SELECT COUNT(*) FROM snapshots WHERE image_digest = ?1)",
+            )
+            .bind(digest)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::query("count sandboxes by image"))?;
             Ok(u64::try_from(n).unwrap_or(0))
         })
     }

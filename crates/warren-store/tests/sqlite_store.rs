@@ -20,6 +20,8 @@ fn sandbox(id: &str) -> SandboxRecord {
         error: None,
         created_at: 1,
         updated_at: 1,
+        parent_snapshot: None,
+        last_active_at: None,
     }
 }
 
