@@ -43,6 +43,8 @@ pub enum ErrorCode {
     FileNotFound,
     /// No process with this pid runs in the sandbox (404).
     ProcessNotFound,
+    /// No snapshot has this id or name (404).
+    SnapshotNotFound,
     /// The route does not exist (404).
     NotFound,
     /// The HTTP method is not allowed on this route (405).
@@ -77,6 +79,7 @@ impl ErrorCode {
             Self::ImageNotFound => "image_not_found",
             Self::FileNotFound => "file_not_found",
             Self::ProcessNotFound => "process_not_found",
+            Self::SnapshotNotFound => "snapshot_not_found",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
@@ -99,7 +102,7 @@ impl ErrorCode {
             Self::SandboxNotFound | Self::ImageNotFound | Self::FileNotFound | Self::NotFound => {
                 404
             }
-            Self::ProcessNotFound => 404,
+            Self::ProcessNotFound | Self::SnapshotNotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,

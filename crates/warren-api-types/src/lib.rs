@@ -19,6 +19,7 @@ mod keys;
 mod metrics;
 mod process;
 mod sandbox;
+mod snapshot;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use events::{Event, EventList, EventResult};
@@ -34,6 +35,9 @@ pub use process::{
     StartProcessRequest,
 };
 pub use sandbox::{CreateSandboxRequest, Sandbox, SandboxList, SandboxState, UpdateSandboxRequest};
+pub use snapshot::{
+    BranchRequest, BranchResponse, CreateSnapshotRequest, Snapshot, SnapshotList, SnapshotState,
+};
 
 /// Answer to `GET /healthz`: the daemon is alive, and its version.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -15,8 +15,16 @@ use time::OffsetDateTime;
 )]
 #[serde(deny_unknown_fields)]
 pub struct CreateSandboxRequest {
-    /// Image reference or digest; pulled first if it is not local.
+    /// Image reference or digest; pulled first if it is not local. Required unless `snapshot`
+    /// is given.
+    #[serde(default)]
     pub image: String,
+    /// Create from this snapshot (id or name) instead of an image: the sandbox starts with the
+    /// snapshot's files, and — for a memory snapshot — continues its processes from the
+    /// captured instant (then `cmd`, `env`, `workdir` and `user` cannot be given). Absent
+    /// limits take the snapshot's values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
     /// Main process to run (replaces the image's Entrypoint + Cmd). The
     /// sandbox stays up when it exits; commands run through exec.
     #[serde(default)]
@@ -58,6 +66,7 @@ impl CreateSandboxRequest {
     pub fn new(image: impl Into<String>) -> Self {
         Self {
             image: image.into(),
+            snapshot: None,
             cmd: None,
             env: BTreeMap::new(),
             cpu: None,
@@ -162,6 +171,19 @@ pub struct Sandbox {
     /// Last state change (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// The snapshot it was created from (lineage), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_snapshot: Option<String>,
+}
+
+impl CreateSandboxRequest {
+    /// A request for a sandbox made from `snapshot` (id or name), everything else as captured.
+    pub fn from_snapshot(snapshot: impl Into<String>) -> Self {
+        Self {
+            snapshot: Some(snapshot.into()),
+            ..Self::new("")
+        }
+    }
 }
 
 /// Answer to `GET /v1/sandboxes`: one page of sandboxes.

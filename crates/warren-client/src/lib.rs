@@ -12,6 +12,7 @@ mod logs;
 mod metrics;
 mod processes;
 mod sandboxes;
+mod snapshots;
 
 pub use events::{EventQuery, EventStream};
 pub use files::ByteStream;

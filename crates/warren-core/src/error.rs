@@ -35,6 +35,8 @@ pub enum ErrorKind {
     Internal,
     /// No such object of another kind (an API key).
     NotFound,
+    /// No such snapshot.
+    SnapshotNotFound,
 }
 
 /// Why a domain operation failed.
@@ -67,8 +69,8 @@ pub enum CoreError {
         /// What was attempted.
         operation: &'static str,
     },
-    /// The image is still used by sandboxes.
-    #[error("image {reference} is used by {count} sandbox(es); delete them first")]
+    /// The image is still used by sandboxes or snapshots.
+    #[error("image {reference} is used by {count} sandbox(es) or snapshot(s); delete them first")]
     ImageInUse {
         /// Image reference.
         reference: String,
@@ -142,6 +144,30 @@ pub enum CoreError {
         /// Not found, permission denied, invalid input or conflict.
         kind: ErrorKind,
     },
+    /// No snapshot has this id or name.
+    #[error("snapshot {id} not found")]
+    SnapshotNotFound {
+        /// The id or name asked for.
+        id: String,
+    },
+    /// The snapshot cannot be used or removed in its current state.
+    #[error("snapshot {id} is {state}: {reason}")]
+    SnapshotConflict {
+        /// Snapshot id.
+        id: String,
+        /// Its state.
+        state: String,
+        /// Why that blocks the operation.
+        reason: String,
+    },
+    /// The snapshot is used by sandboxes or other snapshots.
+    #[error("snapshot {id} is used by {users}; delete them first")]
+    SnapshotInUse {
+        /// Snapshot id.
+        id: String,
+        /// Who uses it.
+        users: String,
+    },
     /// No API key has this id.
     #[error("API key {id} not found")]
     KeyNotFound {
@@ -182,7 +208,11 @@ impl CoreError {
             Self::Unauthorized => ErrorKind::Unauthorized,
             Self::SandboxNotFound { .. } => ErrorKind::SandboxNotFound,
             Self::KeyNotFound { .. } => ErrorKind::NotFound,
-            Self::WrongState { .. } | Self::ImageInUse { .. } => ErrorKind::Conflict,
+            Self::WrongState { .. }
+            | Self::ImageInUse { .. }
+            | Self::SnapshotConflict { .. }
+            | Self::SnapshotInUse { .. } => ErrorKind::Conflict,
+            Self::SnapshotNotFound { .. } => ErrorKind::SnapshotNotFound,
             Self::ImageNotFound { .. } => ErrorKind::ImageNotFound,
             Self::Pull { source, .. } => image_kind(source.kind()),
             Self::Import { source } => image_kind(source.kind()),

@@ -26,6 +26,11 @@ pub(crate) fn sandbox_id() -> String {
     format!("sb-{}", random_string(ID_ALPHABET, 10))
 }
 
+/// A new snapshot id, `snap-` + 10 characters.
+pub(crate) fn snapshot_id() -> String {
+    format!("snap-{}", random_string(ID_ALPHABET, 10))
+}
+
 /// A new API key id.
 pub(crate) fn key_id() -> String {
     format!("key-{}", random_string(ID_ALPHABET, 10))

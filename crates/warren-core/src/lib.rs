@@ -26,7 +26,9 @@ mod logs;
 mod metrics;
 mod process;
 mod reconcile;
+mod reconcile_snapshots;
 mod sandbox;
+mod snapshot;
 mod terminal;
 mod validate;
 
@@ -46,6 +48,7 @@ pub use process::{
 };
 pub use reconcile::ReconcileReport;
 pub use sandbox::{CreateSandbox, MAX_PAGE, Sandbox, SandboxSpec, UpdateSandbox};
+pub use snapshot::{CreateSnapshot, MAX_BRANCHES, Snapshot};
 pub use terminal::{OpenTerminal, Terminal, TerminalInput};
 /// Agent-side file types the files API passes through (streams, entries).
 pub use warren_agent_proto::{AgentBody, EntryInfo, FileStream, FileType};
@@ -53,6 +56,7 @@ pub use warren_images::{
     Credentials, Image, ImageConfig, NoProgress, PullEvent, PullOptions, PullProgress,
 };
 pub use warren_store::EventRecord;
+pub use warren_store::SnapshotState;
 pub use warren_store::{SandboxFilter, SandboxState};
 
 use warren_images::ImageStore;

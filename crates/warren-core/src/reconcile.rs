@@ -46,6 +46,8 @@ pub struct ReconcileReport {
     pub removed: Vec<String>,
     /// Runtime sandboxes with no record, deleted.
     pub orphans: Vec<String>,
+    /// Snapshots removed: interrupted captures or deletes, and files with no record.
+    pub snapshots_removed: Vec<String>,
 }
 
 impl Core {
@@ -53,6 +55,9 @@ impl Core {
     /// from racing user operations.
     pub async fn reconcile(&self) -> Result<ReconcileReport, CoreError> {
         let mut report = ReconcileReport::default();
+        // Snapshots first: an interrupted capture may have left its source frozen, which the
+        // sandbox pass below would otherwise take for a pause.
+        self.reconcile_snapshots(&mut report).await?;
         let mut known = HashSet::new();
         // One listing for the whole pass (not one `runc state` per sandbox); a sandbox whose
         // listed state disagrees with its record is asked again under its lock.

@@ -11,11 +11,14 @@ use warren_store::{
 use crate::clock::now_ms;
 use crate::{Core, CoreError, ids, validate};
 
-/// What a caller asks for; `None` fields take the server's defaults.
+/// What a caller asks for; `None` fields take the server's defaults (or, from a snapshot, the
+/// snapshot's values).
 #[derive(Debug, Clone, Default)]
 pub struct CreateSandbox {
-    /// Image reference or digest.
+    /// Image reference or digest (empty when `snapshot` is given).
     pub image: String,
+    /// Snapshot id or name to create the sandbox from instead of an image.
+    pub snapshot: Option<String>,
     /// Main process; `None` runs the image's Entrypoint + Cmd.
     pub cmd: Option<Vec<String>>,
     /// Environment added to the image's.
@@ -71,6 +74,9 @@ pub struct SandboxSpec {
     /// Disk quota in MiB; 0 for sandboxes created before quotas existed (unlimited).
     #[serde(default)]
     pub disk_mb: u64,
+    /// The snapshots whose filesystem layers it runs on, lowest first (empty: the image only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snapshot_layers: Vec<String>,
 }
 
 /// A sandbox as the domain sees it.
@@ -98,6 +104,45 @@ pub struct Sandbox {
     pub updated_at: i64,
     /// Position in creation order (list cursor).
     pub seq: i64,
+    /// The snapshot it was created from (lineage).
+    pub parent_snapshot: Option<String>,
+}
+
+/// Everything a create has worked out before touching anything.
+#[derive(Debug, Clone)]
+pub(crate) struct Launch {
+    pub spec: SandboxSpec,
+    pub image: warren_images::Image,
+    pub layers: Vec<std::path::PathBuf>,
+    pub labels: BTreeMap<String, String>,
+    pub metadata: BTreeMap<String, String>,
+    /// The snapshot it is made from.
+    pub parent_snapshot: Option<String>,
+    /// Continue that snapshot's processes (a memory snapshot).
+    pub restore: bool,
+}
+
+/// The list cursor a previous page returned.
+pub(crate) fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>, CoreError> {
+    cursor
+        .map(|c| {
+            c.parse::<i64>().map_err(|_| {
+                CoreError::invalid("cursor", "not a cursor returned by a previous list call")
+            })
+        })
+        .transpose()
+}
+
+/// A page size: `limit` or 100, within 1..=[`MAX_PAGE`].
+pub(crate) fn page_limit(limit: Option<u32>) -> Result<u32, CoreError> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(CoreError::invalid(
+            "limit",
+            format!("must be 1..={MAX_PAGE}"),
+        ));
+    }
+    Ok(limit)
 }
 
 impl TryFrom<SandboxRecord> for Sandbox {
@@ -119,6 +164,7 @@ impl TryFrom<SandboxRecord> for Sandbox {
             created_at: r.created_at,
             updated_at: r.updated_at,
             seq: r.seq,
+            parent_snapshot: r.parent_snapshot,
         })
     }
 }
@@ -132,7 +178,7 @@ impl Core {
         if req.image.trim().is_empty() {
             return Err(CoreError::invalid(
                 "image",
-                "must name an image, e.g. \"python:3.12\"",
+                "must name an image (e.g. \"python:3.12\") or give a snapshot",
             ));
         }
         if let Some(cmd) = &req.cmd {
@@ -186,6 +232,23 @@ impl Core {
             workdir: req.workdir.clone(),
             user: req.user.clone(),
             disk_mb,
+            snapshot_layers: Vec::new(),
+        })
+    }
+
+    /// What a create from an image boots (pulling the image if needed).
+    pub(crate) async fn plan_from_image(&self, req: &CreateSandbox) -> Result<Launch, CoreError> {
+        let spec = self.validate_create(req)?;
+        let image = self.resolve_image(&req.image).await?;
+        let layers = self.layer_dirs(&image).await?;
+        Ok(Launch {
+            spec,
+            image,
+            layers,
+            labels: req.labels.clone(),
+            metadata: req.metadata.clone(),
+            parent_snapshot: None,
+            restore: false,
         })
     }
 
@@ -196,10 +259,24 @@ impl Core {
         req: CreateSandbox,
         actor: &str,
     ) -> Result<Sandbox, CoreError> {
-        let mut spec = self.validate_create(&req)?;
-        let image = self.resolve_image(&req.image).await?;
-        let layers = self.layer_dirs(&image).await?;
+        let launch = match &req.snapshot {
+            Some(snapshot) => self.plan_from_snapshot(snapshot, &req).await?,
+            None => self.plan_from_image(&req).await?,
+        };
+        self.launch(launch, actor).await
+    }
 
+    /// Record, create in the runtime, and record `running` (or undo everything).
+    async fn launch(&self, launch: Launch, actor: &str) -> Result<Sandbox, CoreError> {
+        let Launch {
+            mut spec,
+            image,
+            layers,
+            labels,
+            metadata,
+            parent_snapshot,
+            restore,
+        } = launch;
         let id = ids::sandbox_id();
         spec.hostname = id.clone();
         let now = now_ms();
@@ -210,11 +287,13 @@ impl Core {
             image_ref: image.reference.clone(),
             image_digest: image.digest.clone(),
             spec: serde_json::to_value(&spec).expect("spec serializes"),
-            labels: req.labels.clone(),
-            metadata: req.metadata.clone(),
+            labels,
+            metadata,
             error: None,
             created_at: now,
             updated_at: now,
+            parent_snapshot: parent_snapshot.clone(),
+            last_active_at: Some(now),
         };
         let _guard = self.inner.locks.lock(&id).await;
         let created = event(
@@ -224,10 +303,24 @@ impl Core {
             None,
             Some(SandboxState::Creating),
         );
-        self.inner.store.insert_sandbox(&record, &created).await?;
+        self.inner
+            .store
+            .insert_sandbox(&record, &created)
+            .await
+            .map_err(|e| match e {
+                // The snapshot was deleted between the plan and the insert.
+                StoreError::NotFound {
+                    what: "snapshot",
+                    id,
+                } => CoreError::SnapshotNotFound { id },
+                other => other.into(),
+            })?;
         self.publish_events().await;
 
-        let runtime_spec = runtime_spec(&id, &spec, &image, layers);
+        let mut runtime_spec = runtime_spec(&id, &spec, &image, layers);
+        if restore {
+            runtime_spec.restore_from = spec.snapshot_layers.last().cloned();
+        }
         if let Err(source) = self.inner.runtime.create(&runtime_spec).await {
             let err = CoreError::Runtime {
                 id: id.clone(),
@@ -282,19 +375,8 @@ impl Core {
             let one = BTreeMap::from([(key.clone(), value.clone())]);
             validate::labels(&one)?;
         }
-        let after = match cursor {
-            None => None,
-            Some(c) => Some(c.parse::<i64>().map_err(|_| {
-                CoreError::invalid("cursor", "not a cursor returned by a previous list call")
-            })?),
-        };
-        let limit = limit.unwrap_or(100);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(CoreError::invalid(
-                "limit",
-                format!("must be 1..={MAX_PAGE}"),
-            ));
-        }
+        let after = parse_cursor(cursor)?;
+        let limit = page_limit(limit)?;
         // One extra row tells whether another page exists.
         let mut rows = self
             .inner
@@ -496,6 +578,8 @@ pub(crate) fn runtime_spec(
             .clone()
             .unwrap_or_else(|| image.config.user.clone()),
         main_cmd: main_cmd(spec, &image.config),
+        snapshot_layers: spec.snapshot_layers.clone(),
+        restore_from: None,
         limits: Limits {
             memory_bytes: spec.memory_mb * 1024 * 1024,
             // Validated to 0.1..=64, so this is 100..=64000.

@@ -42,6 +42,32 @@ pub(crate) fn sandbox(s: Sandbox) -> api::Sandbox {
         error: s.error,
         created_at: time_from_ms(s.created_at),
         updated_at: time_from_ms(s.updated_at),
+        parent_snapshot: s.parent_snapshot,
+    }
+}
+
+pub(crate) fn snapshot(s: warren_core::Snapshot) -> api::Snapshot {
+    use warren_core::SnapshotState as S;
+    api::Snapshot {
+        id: s.id,
+        name: s.name,
+        state: match s.state {
+            S::Creating => api::SnapshotState::Creating,
+            S::Ready => api::SnapshotState::Ready,
+            S::Deleting => api::SnapshotState::Deleting,
+        },
+        source_sandbox: s.source_sandbox,
+        parent_snapshot: s.parent_snapshot,
+        image: s.image,
+        image_digest: s.image_digest,
+        memory: s.memory,
+        labels: s.labels,
+        fs_bytes: s.fs_bytes,
+        memory_bytes: s.memory_bytes,
+        // Microseconds → milliseconds, exactly representable at any realistic size.
+        paused_ms: s.paused_us as f64 / 1000.0,
+        depth: u32::try_from(s.depth).unwrap_or(u32::MAX),
+        created_at: time_from_ms(s.created_at),
     }
 }
 

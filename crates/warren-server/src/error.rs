@@ -44,6 +44,7 @@ impl From<CoreError> for ApiError {
             ErrorKind::Agent => ErrorCode::AgentError,
             ErrorKind::Internal => ErrorCode::Internal,
             ErrorKind::NotFound => ErrorCode::NotFound,
+            ErrorKind::SnapshotNotFound => ErrorCode::SnapshotNotFound,
         };
         let message = e.chain();
         if code == ErrorCode::Internal || code == ErrorCode::AgentError {

@@ -148,6 +148,8 @@ tar for files. The terminal (`/v1/sandboxes/{id}/pty`) is a WebSocket.";
             Unauthorized,
             Forbidden,
             SandboxNotFound,
+            SnapshotNotFound,
+            SnapshotConflict,
             FileNotFound,
             ProcessNotFound,
             PermissionDenied,
@@ -165,6 +167,9 @@ tar for files. The terminal (`/v1/sandboxes/{id}/pty`) is a WebSocket.";
         (name = "lifecycle", description = "State changes of a sandbox: pause and resume \
             (frozen in memory), hibernate (checkpointed to disk, memory released) and resume, \
             stop and start (processes ended, files kept)."),
+        (name = "snapshots", description = "Snapshots (a sandbox's files, and optionally its \
+            memory, captured while it keeps running), sandboxes made from them, branches, and \
+            their lineage."),
         (name = "processes", description = "Background processes in a sandbox: start, list, \
             follow their output, feed their stdin, signal them."),
         (name = "files", description = "Files and directories inside a sandbox: read and write \
@@ -255,6 +260,13 @@ error_responses! {
     /// 404 on operations that address one sandbox.
     SandboxNotFound: "`sandbox_not_found`: no sandbox has this id.",
         [("sandbox_not_found", "sandbox sb-nope not found")];
+    /// 404 on operations that address one snapshot.
+    SnapshotNotFound: "`snapshot_not_found`: no snapshot has this id or name.",
+        [("snapshot_not_found", "snapshot snap-nope not found")];
+    /// 409 on snapshot operations.
+    SnapshotConflict: "`conflict`: the snapshot is used by sandboxes or snapshots made from \
+        it (the message names them), or is not `ready`.",
+        [("conflict", "snapshot snap-3f9k2x7m1q is used by sandboxes sb-a1b2c3d4e5; delete them first")];
     /// 404 on the file routes.
     FileNotFound: "`sandbox_not_found`: no sandbox has this id. `file_not_found`: nothing \
         exists at the path inside the sandbox.",

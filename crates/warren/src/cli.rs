@@ -34,6 +34,9 @@ pub enum Command {
     /// Create, list, inspect, run commands in, and delete sandboxes.
     #[command(subcommand, visible_alias = "sb")]
     Sandbox(crate::commands::sandbox::SandboxCommand),
+    /// List, inspect and delete snapshots; show the lineage tree.
+    #[command(subcommand, visible_alias = "snap")]
+    Snapshot(crate::commands::snapshot::SnapshotCommand),
     /// Pull, import, list and remove images.
     #[command(subcommand)]
     Image(crate::commands::image::ImageCommand),

@@ -40,6 +40,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve(args) => serve::run(args).await,
         Command::Sandbox(cmd) => commands::sandbox::run(cmd).await,
+        Command::Snapshot(cmd) => commands::snapshot::run(cmd).await,
         Command::Image(cmd) => commands::image::run(cmd).await,
         Command::Keys(cmd) => commands::keys::run(cmd).await,
         Command::Events(args) => commands::events::run(args).await,

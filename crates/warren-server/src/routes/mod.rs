@@ -16,6 +16,7 @@ mod metrics;
 mod process_stream;
 mod processes;
 mod sandboxes;
+mod snapshots;
 mod terminal;
 
 use axum::Router;
@@ -65,6 +66,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
         metrics::Api::openapi(),
         logs::Api::openapi(),
         lifecycle::Api::openapi(),
+        snapshots::Api::openapi(),
     ] {
         doc.merge(part);
     }
@@ -76,6 +78,7 @@ pub(crate) fn v1() -> Router<AppState> {
     Router::new()
         .merge(sandboxes::routes())
         .merge(lifecycle::routes())
+        .merge(snapshots::routes())
         .merge(images::routes())
         .merge(files::routes())
         .merge(keys::routes())

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use crate::json::{Json, Query};
 use crate::openapi::{
     AgentError, BadRequest, Conflict, Forbidden, Internal, PayloadTooLarge, RateLimited,
-    SANDBOX_ID, SandboxNotFound, Unauthorized,
+    SANDBOX_ID, SandboxNotFound, SnapshotConflict, Unauthorized,
 };
 use crate::{ApiError, AppState, convert};
 
@@ -35,9 +35,11 @@ pub(crate) struct Api;
 
 /// Create a sandbox
 ///
-/// Pulls the image first when it is not in the local store, then starts the sandbox and waits
-/// until its agent answers. The sandbox keeps running, whether or not it has a main process,
-/// until it is deleted.
+/// From an image: pulls it first when it is not in the local store, then starts the sandbox and
+/// waits until its agent answers. From a `snapshot` (id or name): the sandbox starts with the
+/// snapshot's files and, for a memory snapshot, continues its processes from the captured
+/// instant, with its own id and hostname. The sandbox keeps running, whether or not it has a
+/// main process, until it is deleted.
 #[utoipa::path(
     post,
     path = "/v1/sandboxes",
@@ -50,7 +52,9 @@ pub(crate) struct Api;
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, description = "`image_not_found`: the image is a digest that is not \
-            in the local store, or the registry has no such image.", body = api::ErrorBody),
+            in the local store, or the registry has no such image. `snapshot_not_found`: no \
+            snapshot has this id or name.", body = api::ErrorBody),
+        (status = 409, response = SnapshotConflict),
         (status = 413, response = PayloadTooLarge),
         (status = 429, response = RateLimited),
         (status = 500, response = Internal),
@@ -66,6 +70,7 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, axum::Json<api::Sandbox>), ApiError> {
     let input = CreateSandbox {
         image: req.image,
+        snapshot: req.snapshot,
         cmd: req.cmd,
         env: req.env,
         cpu: req.cpu,

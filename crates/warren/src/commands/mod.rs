@@ -10,6 +10,7 @@ pub mod logs;
 pub mod process;
 pub mod sandbox;
 pub mod shell;
+pub mod snapshot;
 pub mod update;
 
 use std::collections::BTreeMap;

@@ -62,6 +62,10 @@ pub enum SandboxCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Capture a sandbox as a snapshot (files; --memory adds its processes); it keeps running.
+    Snapshot(super::snapshot::SnapshotArgs),
+    /// Branch a sandbox into N copies that each continue from this instant.
+    Branch(super::snapshot::BranchArgs),
     /// Freeze sandboxes in place (memory kept, no CPU).
     Pause(StateArgs),
     /// Thaw paused sandboxes, or restore hibernated ones.
@@ -95,8 +99,13 @@ pub struct StateArgs {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// Image reference, e.g. python:3.12-slim.
-    pub image: String,
+    /// Image reference, e.g. python:3.12-slim (or give --snapshot).
+    #[arg(required_unless_present = "snapshot")]
+    pub image: Option<String>,
+    /// Create from this snapshot (id or name) instead of an image; a memory snapshot's
+    /// processes continue from the captured instant.
+    #[arg(long, conflicts_with = "image")]
+    pub snapshot: Option<String>,
     /// Main process (replaces the image's command), after `--`.
     #[arg(last = true)]
     pub cmd: Vec<String>,
@@ -206,6 +215,8 @@ pub async fn run(cmd: SandboxCommand) -> anyhow::Result<ExitCode> {
         SandboxCommand::Attach { id, pid, remote } => {
             super::process::attach(&id, pid, &remote).await
         }
+        SandboxCommand::Snapshot(args) => super::snapshot::snapshot(args).await,
+        SandboxCommand::Branch(args) => super::snapshot::branch(args).await,
         SandboxCommand::Pause(args) => change_state(args, "pause").await,
         SandboxCommand::Resume(args) => change_state(args, "resume").await,
         SandboxCommand::Hibernate(args) => change_state(args, "hibernate").await,
@@ -226,7 +237,8 @@ pub async fn run(cmd: SandboxCommand) -> anyhow::Result<ExitCode> {
 
 async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     let req = CreateSandboxRequest {
-        image: args.image,
+        image: args.image.unwrap_or_default(),
+        snapshot: args.snapshot,
         cmd: (!args.cmd.is_empty()).then_some(args.cmd),
         env: key_values("env", &args.env)?,
         cpu: args.cpu,
@@ -241,7 +253,10 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     let client = config::client(&args.remote)?;
     // Pull first when the image is missing, so a long download shows progress
     // instead of a silent create.
-    if let Err(e) = client.get_image(&req.image).await {
+    // (A snapshot's image is local: a snapshot keeps its image.)
+    if req.snapshot.is_none()
+        && let Err(e) = client.get_image(&req.image).await
+    {
         if e.code() != Some(warren_api_types::ErrorCode::ImageNotFound) {
             return Err(e.into());
         }
