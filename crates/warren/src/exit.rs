@@ -38,6 +38,7 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
             | ErrorCode::ImageNotFound
             | ErrorCode::FileNotFound
             | ErrorCode::ProcessNotFound
+            | ErrorCode::SnapshotNotFound
             | ErrorCode::NotFound => NOT_FOUND,
             ErrorCode::InvalidRequest
             | ErrorCode::PayloadTooLarge
