@@ -47,7 +47,7 @@ started=$SECONDS
 # --- packages ---------------------------------------------------------------------------------
 
 RUNTIME_PKGS=(runc iptables iproute2 uidmap e2fsprogs ca-certificates util-linux kmod procps)
-TEST_PKGS=(docker-registry skopeo umoci debootstrap busybox-static jq curl python3 xz-utils zstd tmux)
+TEST_PKGS=(docker-registry skopeo umoci debootstrap busybox-static jq curl python3 xz-utils zstd tmux python3-venv)
 CRIU_BUILD_PKGS=(build-essential pkg-config xz-utils dpkg-dev patch
     protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev protobuf-compiler libnl-3-dev
     libnet1-dev libcap-dev libaio-dev libbsd-dev python3-protobuf libgnutls28-dev
@@ -94,6 +94,33 @@ ensure_pkgs "${RUNTIME_PKGS[@]}"
 if [[ "$WITH_TEST_DEPS" == 1 ]]; then
     log "checking test packages"
     ensure_pkgs "${TEST_PKGS[@]}"
+fi
+
+# moto, an S3 server for warren-archive's tests (tests/s3.rs), in its own venv. Debian's python3
+# (with python3-venv) rather than whatever python3 comes first in PATH.
+MOTO_VENV=/opt/warren-test/moto
+install_moto() {
+    local py=/usr/bin/python3 piplog
+    if "$MOTO_VENV/bin/moto_server" --help >/dev/null 2>&1; then
+        log "moto ok: $MOTO_VENV/bin/moto_server"
+        return 0
+    fi
+    [[ -x "$py" ]] || py=$(command -v python3) || die "python3 not found"
+    log "installing moto[server] into $MOTO_VENV"
+    rm -rf "$MOTO_VENV"
+    mkdir -p "$(dirname "$MOTO_VENV")"
+    "$py" -m venv "$MOTO_VENV" || die "$py -m venv $MOTO_VENV failed"
+    piplog=$(mktemp)
+    if ! "$MOTO_VENV/bin/pip" install --quiet 'moto[server]>=5,<6' >"$piplog" 2>&1; then
+        tail -n 30 "$piplog" >&2
+        rm -f "$piplog"
+        die "pip install moto[server] into $MOTO_VENV failed"
+    fi
+    rm -f "$piplog"
+    "$MOTO_VENV/bin/moto_server" --help >/dev/null 2>&1 || die "$MOTO_VENV/bin/moto_server does not run"
+}
+if [[ "$WITH_TEST_DEPS" == 1 ]]; then
+    install_moto
 fi
 
 # --- CRIU ---------------------------------------------------------------------------------------
