@@ -331,10 +331,13 @@ impl Archive {
     }
 }
 
-/// Creates an empty, private directory `.NAME.partial-PID-N` in `parent`.
+/// Creates an empty, private directory `.NAME.partial-PID-N` in `parent` (NAME cut to 200
+/// bytes, to stay within the 255 a file name may have).
 fn make_temp_dir(parent: &Path, name: &std::ffi::OsStr) -> std::io::Result<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::DirBuilderExt;
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let name = std::ffi::OsStr::from_bytes(&name.as_bytes()[..name.len().min(200)]);
     loop {
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut file_name = std::ffi::OsString::from(".");

@@ -91,6 +91,7 @@ pub(crate) fn pack(
             source,
         })?;
     let mut stdout = tar.child().stdout.take().expect("stdout is piped");
+    TarChild::widen_pipe(&stdout);
     let mut encoder = zstd::stream::write::Encoder::new(&mut sink, ZSTD_LEVEL).map_err(pipe_err)?;
     encoder.include_checksum(true).map_err(pipe_err)?;
     let mut buf = vec![0u8; CHUNK];

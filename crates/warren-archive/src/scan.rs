@@ -23,9 +23,10 @@ pub(crate) struct Scan {
     pub allocated_bytes: u64,
 }
 
-/// Walks `dir`. Errors name the entry that could not be read.
+/// Walks `dir` (which may itself be a symlink to a directory, as for `tar -C`). Errors name the
+/// entry that could not be read.
 pub(crate) fn scan(dir: &Path) -> Result<Scan, (PathBuf, std::io::Error)> {
-    let meta = std::fs::symlink_metadata(dir).map_err(|e| (dir.to_owned(), e))?;
+    let meta = std::fs::metadata(dir).map_err(|e| (dir.to_owned(), e))?;
     if !meta.is_dir() {
         return Err((
             dir.to_owned(),

@@ -81,11 +81,19 @@ impl ArchiveConfig {
 }
 
 /// An open backend.
-#[derive(Debug)]
 pub(crate) struct Store {
     pub store: Box<dyn ObjectStore>,
     /// [`ArchiveConfig::describe`].
     pub target: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Only the description: the store's own Debug would show its whole configuration.
+        f.debug_struct("Store")
+            .field("target", &self.target)
+            .finish()
+    }
 }
 
 impl Store {

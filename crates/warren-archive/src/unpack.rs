@@ -175,6 +175,7 @@ fn extract(key: &str, tmp: &Path, mut rx: mpsc::Receiver<Msg>) -> Result<Manifes
             source,
         })?;
     let stdin = tar.child().stdin.take().expect("stdin is piped");
+    TarChild::widen_pipe(&stdin);
     let mut x = Extractor {
         key,
         hasher: Sha256::new(),

@@ -271,6 +271,32 @@ async fn dropped_upload_leaves_no_object() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_restore_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    big_tree(&src, 64);
+    let archive = local(&tmp.path().join("archive"));
+    archive.put_dir("big", &src, &|_| {}).await.unwrap();
+
+    let out = tmp.path().join("out");
+    let part_way = tokio::sync::Notify::new();
+    let progress = |done, _| {
+        if done > 16 << 20 {
+            part_way.notify_one();
+        }
+    };
+    let dest = out.join("dest");
+    tokio::select! {
+        r = archive.get_dir("big", &dest, &progress) => {
+            panic!("restore finished first: {r:?}")
+        }
+        () = part_way.notified() => {}
+    }
+    // The unpacker notices, stops tar and removes its temporary directory.
+    eventually("temporary directory removed", || list(&out).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_failing_half_way_leaves_the_old_object() {
     let tmp = tempfile::tempdir().unwrap();
     let store_dir = tmp.path().join("archive");

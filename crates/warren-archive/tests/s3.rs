@@ -29,7 +29,7 @@ async fn s3_round_trip_damage_and_interruption() {
             moto.endpoint()
         )
     );
-    assert!(!format!("{described} {cfg:?}").contains("warren-test-secret"));
+    assert!(!format!("{described} {cfg:?} {archive:?}").contains("warren-test-secret"));
 
     // The sandbox tree round-trips exactly through S3 too.
     let tmp = tempfile::tempdir().unwrap();
