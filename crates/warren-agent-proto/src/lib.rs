@@ -15,6 +15,7 @@
 pub mod envelope;
 pub mod error;
 pub mod filesystem;
+pub mod identity;
 pub mod json;
 pub mod process;
 pub mod warren_fs;

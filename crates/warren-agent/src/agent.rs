@@ -34,8 +34,13 @@ pub struct Agent {
     pub default_user: String,
     /// `--workdir`.
     pub workdir: Option<String>,
-    /// The agent's own environment at startup.
-    pub base_env: Vec<(String, String)>,
+    /// The environment processes start from: the agent's own at startup, as changed since
+    /// (the sandbox id after a restore).
+    pub base_env: Mutex<Vec<(String, String)>>,
+    /// `--identity-file`.
+    pub identity_file: Option<PathBuf>,
+    /// Who the sandbox is (see `identity.rs`).
+    pub identity: Mutex<warren_agent_proto::identity::Identity>,
     /// Pid of the main process while it runs.
     pub main_pid: Mutex<Option<u32>>,
     /// Root of the user database (`/` in a sandbox).
@@ -49,6 +54,23 @@ impl Agent {
         UserDb::load(&self.root)
             .resolve(spec)
             .map_err(|e| ConnectError::new(ConnectCode::InvalidArgument, e.to_string()))
+    }
+
+    /// A copy of the base environment.
+    pub fn base_env(&self) -> Vec<(String, String)> {
+        self.base_env
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Set `key` in the base environment (processes started from now on see it).
+    pub fn set_env(&self, key: &str, value: &str) {
+        let mut env = self.base_env.lock().unwrap_or_else(|e| e.into_inner());
+        match env.iter_mut().find(|(k, _)| k == key) {
+            Some(e) => e.1 = value.to_owned(),
+            None => env.push((key.to_owned(), value.to_owned())),
+        }
     }
 
     /// The user database.

@@ -2,7 +2,7 @@
 //!
 //! `warren-agent --listen unix:/path/to.sock [--default-user USER] [--workdir DIR]
 //!  [--hostname NAME] [--log FILE] [--log-file-bytes N] [--log-files N] [--stdio FILE]
-//!  [-- MAIN_CMD ARGS...]`
+//!  [--identity-file FILE] [-- MAIN_CMD ARGS...]`
 
 use std::path::PathBuf;
 
@@ -31,6 +31,8 @@ pub struct Args {
     pub log_limits: crate::mainlog::Limits,
     /// Reopen the agent's own stdout/stderr on this file (and stdin on /dev/null) at start.
     pub stdio: Option<PathBuf>,
+    /// Keep the sandbox's identity in this file (see `identity.rs`); `None`: no file.
+    pub identity_file: Option<PathBuf>,
     /// The sandbox's main process, if any.
     pub main_cmd: Vec<String>,
 }
@@ -58,6 +60,7 @@ pub enum ArgsError {
 /// Usage text for `--help` and errors.
 pub const USAGE: &str = "usage: warren-agent --listen unix:/path/to.sock [--default-user USER] \
 [--workdir DIR] [--hostname NAME] [--log FILE] [--log-file-bytes N] [--log-files N] [--stdio FILE] \
+[--identity-file FILE] \
 [-- MAIN_CMD ARGS...]";
 
 impl Args {
@@ -73,6 +76,7 @@ impl Args {
             log: None,
             log_limits: crate::mainlog::Limits::default(),
             stdio: None,
+            identity_file: None,
             main_cmd: Vec::new(),
         };
         while let Some(a) = it.next() {
@@ -97,6 +101,9 @@ impl Args {
                 "--hostname" => out.hostname = Some(value("--hostname")?).filter(|h| !h.is_empty()),
                 "--log" => out.log = Some(PathBuf::from(value("--log")?)),
                 "--stdio" => out.stdio = Some(PathBuf::from(value("--stdio")?)),
+                "--identity-file" => {
+                    out.identity_file = Some(PathBuf::from(value("--identity-file")?));
+                }
                 "--log-file-bytes" => {
                     out.log_limits.file_bytes =
                         positive("--log-file-bytes", value("--log-file-bytes")?)?;

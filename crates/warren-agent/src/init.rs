@@ -30,19 +30,37 @@ pub async fn run(args: Args) -> ExitCode {
     if let Some(h) = &args.hostname {
         set_hostname(h);
     }
+    let base_env: Vec<(String, String)> = std::env::vars_os()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    let env_var = |key: &str| {
+        base_env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let identity = warren_agent_proto::identity::Identity {
+        sandbox_id: env_var(warren_agent_proto::identity::SANDBOX_ID_ENV).unwrap_or_default(),
+        hostname: args.hostname.clone().unwrap_or_default(),
+        restored_from: None,
+        restores: 0,
+    };
+    if let Some(path) = &args.identity_file {
+        crate::identity::write(path, &identity);
+    }
     let agent = Arc::new(Agent {
         reaper: Arc::new(Reaper::default()),
         registry: Arc::new(Registry::default()),
         default_user: args.default_user.clone(),
         workdir: args.workdir.clone(),
-        base_env: std::env::vars_os()
-            .map(|(k, v)| {
-                (
-                    k.to_string_lossy().into_owned(),
-                    v.to_string_lossy().into_owned(),
-                )
-            })
-            .collect(),
+        base_env: Mutex::new(base_env),
+        identity_file: args.identity_file.clone(),
+        identity: Mutex::new(identity),
         main_pid: Mutex::new(None),
         root: "/".into(),
     });
@@ -134,7 +152,7 @@ fn start_main(agent: &Arc<Agent>, args: &Args) {
         let spec = SpawnSpec {
             cmd: config.cmd.clone(),
             args: config.args.clone(),
-            env: build_env(&agent.base_env, &user, &Default::default()),
+            env: build_env(&agent.base_env(), &user, &Default::default()),
             cwd,
             user,
             stdin_pipe: false,

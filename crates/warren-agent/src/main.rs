@@ -8,6 +8,7 @@
 mod agent;
 mod args;
 mod fs;
+mod identity;
 mod init;
 mod mainlog;
 mod process;

@@ -90,6 +90,10 @@ async fn route(agent: Arc<Agent>, req: Request<Incoming>) -> Response<Body> {
             Method::PUT => archive::put(agent, req).await,
             _ => method_not_allowed("GET, PUT"),
         },
+        warren_agent_proto::identity::IDENTITY_ROUTE => match *req.method() {
+            Method::POST => crate::identity::set(agent, req).await,
+            _ => method_not_allowed("POST"),
+        },
         p if p.starts_with("/warren/fs/") => {
             if req.method() != Method::POST {
                 return method_not_allowed("POST");

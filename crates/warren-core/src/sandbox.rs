@@ -568,7 +568,7 @@ pub(crate) fn runtime_spec(
         id: id.to_owned(),
         hostname: spec.hostname.clone(),
         layers,
-        env: merge_env(&image.config.env, &spec.env),
+        env: with_sandbox_id(merge_env(&image.config.env, &spec.env), id),
         workdir: spec
             .workdir
             .clone()
@@ -588,6 +588,15 @@ pub(crate) fn runtime_spec(
             disk_bytes: spec.disk_mb * 1024 * 1024,
         },
     }
+}
+
+/// `env` with `WARREN_SANDBOX_ID=<id>` (replacing any given one): processes can tell which
+/// sandbox they run in, and the agent updates it when a copy is restored from a snapshot.
+fn with_sandbox_id(mut env: Vec<String>, id: &str) -> Vec<String> {
+    let key = warren_agent_proto::identity::SANDBOX_ID_ENV;
+    env.retain(|kv| kv.split_once('=').map_or(kv.as_str(), |(k, _)| k) != key);
+    env.push(format!("{key}={id}"));
+    env
 }
 
 /// Image env overridden by the sandbox's, keeping the image's order; PATH guaranteed.

@@ -72,6 +72,18 @@ async fn branches_continue_from_the_same_instant_and_diverge() {
         .unwrap();
     let (sum, n, host) = ask(&client, &src.id).await;
     assert_eq!((n, host.as_str()), (1, src.id.as_str()));
+    let booted = client
+        .exec(
+            &src.id,
+            &ExecRequest::new(["cat", "/.warren/identity.json"]),
+        )
+        .await
+        .unwrap()
+        .stdout;
+    assert!(
+        booted.contains(&src.id) && booted.contains("\"restores\": 0"),
+        "{booted}"
+    );
     client
         .exec(&src.id, &ExecRequest::new(["sh", "-c", "echo v1 > /data"]))
         .await
@@ -100,6 +112,25 @@ async fn branches_continue_from_the_same_instant_and_diverge() {
         let (bsum, bn, bhost) = ask(&client, &b.id).await;
         assert_eq!((bsum.as_str(), bn), (sum.as_str(), 2), "{}", b.id);
         assert_eq!(bhost, b.id, "a fresh hostname");
+        // Its own id for new processes, and the identity file says it was restored.
+        let who = client
+            .exec(
+                &b.id,
+                &ExecRequest::new([
+                    "sh",
+                    "-c",
+                    "echo $WARREN_SANDBOX_ID; cat /.warren/identity.json",
+                ]),
+            )
+            .await
+            .unwrap()
+            .stdout;
+        let (env_id, file) = who.split_once('\n').unwrap();
+        assert_eq!(env_id, b.id);
+        let identity: serde_json::Value = serde_json::from_str(file).unwrap();
+        assert_eq!(identity["sandbox_id"], b.id.as_str(), "{identity}");
+        assert_eq!(identity["restored_from"], snap1.as_str(), "{identity}");
+        assert_eq!(identity["restores"], 1, "{identity}");
     }
     // The source kept running and counts on by itself.
     assert_eq!(ask(&client, &src.id).await.1, 2);

@@ -173,6 +173,16 @@ impl AgentClient {
         Err(rest_error(status, collect(resp).await?))
     }
 
+    /// Tell a restored agent who it is now (see [`crate::identity`]).
+    pub async fn set_identity(
+        &self,
+        req: &crate::identity::IdentityRequest,
+    ) -> Result<(), AgentError> {
+        self.unary::<_, Empty>(crate::identity::IDENTITY_ROUTE, None, req)
+            .await
+            .map(drop)
+    }
+
     /// `process.Process/Start`: run a process and stream its events (start, data..., end).
     pub async fn start(&self, req: StartRequest) -> Result<ProcessStream, AgentError> {
         self.server_stream(routes::PROCESS_START, None, &req).await

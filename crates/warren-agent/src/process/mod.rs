@@ -59,7 +59,7 @@ pub async fn start(
             ),
         ));
     }
-    let mut env = build_env(&agent.base_env, &user, &config.envs);
+    let mut env = build_env(&agent.base_env(), &user, &config.envs);
     if let Some(p) = req.pty {
         // A terminal gets a TERM unless the caller chose one.
         if !config.envs.contains_key("TERM") {

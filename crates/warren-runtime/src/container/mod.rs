@@ -30,6 +30,7 @@ pub(crate) mod disk;
 mod disk_pool;
 mod hibernate;
 pub(crate) mod layout;
+mod leftovers;
 mod lifecycle;
 mod logs;
 mod mountinfo;
@@ -316,6 +317,15 @@ impl ContainerRuntime {
             creating: Mutex::default(),
             disk_pool,
         };
+        // Commands a killed daemon left running (a checkpoint, a copy) must end before anything
+        // is looked at or cleaned up.
+        let (dir, root) = (rt.cfg.state_dir.clone(), rt.cfg.runc_root.clone());
+        let left = tokio::task::spawn_blocking(move || leftovers::wait(&dir, &root, RUNC_TIMEOUT))
+            .await
+            .unwrap_or_default();
+        if !left.is_empty() {
+            tracing::warn!(pids = ?left, "commands of a previous daemon are still running");
+        }
         rt.prepare_snapshots_root()?;
         Ok(rt)
     }
@@ -486,6 +496,21 @@ impl ContainerRuntime {
         };
 
         let client = self.wait_for_agent(id, layout, pid).await?;
+        if let Some(from) = &spec.restore_from {
+            // The restored agent still believes it is the snapshot's source.
+            let who = warren_agent_proto::identity::IdentityRequest {
+                sandbox_id: id.to_owned(),
+                hostname: spec.hostname.clone(),
+                restored_from: Some(from.clone()),
+            };
+            client
+                .set_identity(&who)
+                .await
+                .map_err(|source| RuntimeError::Agent {
+                    id: id.to_owned(),
+                    source,
+                })?;
+        }
         lock(&self.agents).insert(id.to_owned(), client);
         Ok(SandboxInfo {
             id: id.to_owned(),

@@ -23,6 +23,9 @@ pub(crate) const AGENT_SOCKET: &str = "/.warren/run/agent.sock";
 pub(crate) const MAIN_LOG: &str = "/.warren/run/main.log";
 /// The agent's own output, reopened from inside at start (`<bundle>/disk/run/agent.log`).
 pub(crate) const AGENT_LOG: &str = "/.warren/run/agent.log";
+/// Where the agent keeps the sandbox's identity (world-readable; see
+/// `warren_agent_proto::identity`).
+pub(crate) const IDENTITY_FILE: &str = warren_agent_proto::identity::IDENTITY_FILE;
 
 /// Docker's default capability set (moby `oci/caps/defaults.go`).
 pub(crate) const DEFAULT_CAPS: &[&str] = &[
@@ -271,6 +274,7 @@ pub(crate) fn agent_args(spec: &SandboxSpec, log: LogRotation) -> Vec<String> {
     args.extend(["--workdir".into(), workdir.to_owned()]);
     args.extend(["--hostname".into(), spec.hostname.clone()]);
     args.extend(["--stdio".into(), AGENT_LOG.to_owned()]);
+    args.extend(["--identity-file".into(), IDENTITY_FILE.to_owned()]);
     args.extend(["--log".into(), MAIN_LOG.to_owned()]);
     args.extend(["--log-file-bytes".into(), log.file_bytes.to_string()]);
     args.extend(["--log-files".into(), log.files.to_string()]);
@@ -484,6 +488,8 @@ mod tests {
                 "box",
                 "--stdio",
                 "/.warren/run/agent.log",
+                "--identity-file",
+                "/.warren/identity.json",
                 "--log",
                 "/.warren/run/main.log",
                 "--log-file-bytes",
