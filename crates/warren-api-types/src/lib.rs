@@ -17,6 +17,7 @@ mod files;
 mod image;
 mod keys;
 mod metrics;
+mod policy;
 mod process;
 mod sandbox;
 mod snapshot;
@@ -30,11 +31,14 @@ pub use files::{
 pub use image::{Image, ImageConfig, ImageList, PullEvent, PullRequest};
 pub use keys::{ApiKey, CreateKeyRequest, CreatedKey, KeyList, KeyScope};
 pub use metrics::{MetricsSample, SandboxMetrics};
+pub use policy::{IdleAction, LifecyclePolicy};
 pub use process::{
     OutputChunk, Process, ProcessExit, ProcessList, ProcessStarted, SignalName, SignalRequest,
     StartProcessRequest,
 };
-pub use sandbox::{CreateSandboxRequest, Sandbox, SandboxList, SandboxState, UpdateSandboxRequest};
+pub use sandbox::{
+    ArchiveTransfer, CreateSandboxRequest, Sandbox, SandboxList, SandboxState, UpdateSandboxRequest,
+};
 pub use snapshot::{
     BranchRequest, BranchResponse, CreateSnapshotRequest, Snapshot, SnapshotList, SnapshotState,
 };

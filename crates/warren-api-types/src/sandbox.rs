@@ -59,6 +59,10 @@ pub struct CreateSandboxRequest {
     /// bytes); warren stores and returns it and never interprets it.
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// Lifecycle policy (idle timeout and action, auto-archive, auto-delete, TTL); absent fields
+    /// take the server's defaults, `0` turns a rule off.
+    #[serde(default)]
+    pub lifecycle: crate::LifecyclePolicy,
 }
 
 impl CreateSandboxRequest {
@@ -77,6 +81,7 @@ impl CreateSandboxRequest {
             disk_mb: None,
             labels: BTreeMap::new(),
             metadata: BTreeMap::new(),
+            lifecycle: crate::LifecyclePolicy::default(),
         }
     }
 }
@@ -174,6 +179,30 @@ pub struct Sandbox {
     /// The snapshot it was created from (lineage), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_snapshot: Option<String>,
+    /// Its lifecycle policy; a rule that is `null` is off.
+    #[serde(default)]
+    pub lifecycle: crate::LifecyclePolicy,
+    /// Last activity (API call, exec, file operation, terminal input) the daemon recorded
+    /// (RFC 3339); idle timeouts count from it.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_active_at: Option<OffsetDateTime>,
+    /// A transfer to or from the archive in progress (while `archive`, or a `start`/`resume`
+    /// of an archived sandbox, runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<ArchiveTransfer>,
+}
+
+/// Progress of a transfer to or from the archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ArchiveTransfer {
+    /// `true`: to the archive; `false`: back from it.
+    pub upload: bool,
+    /// Bytes moved so far (compressed).
+    pub done_bytes: u64,
+    /// Total bytes, when known (downloads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_bytes: Option<u64>,
 }
 
 impl CreateSandboxRequest {

@@ -30,7 +30,8 @@ pub struct CreateSnapshotRequest {
     pub labels: BTreeMap<String, String>,
 }
 
-/// A snapshot's state: `creating` (being captured), `ready` (immutable, usable), `deleting`.
+/// A snapshot's state: `creating` (being captured), `ready` (immutable, usable), `archived` (in
+/// object storage; fetched back when a sandbox is created from it), `deleting`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -41,6 +42,8 @@ pub enum SnapshotState {
     Ready,
     /// Being deleted.
     Deleting,
+    /// In object storage.
+    Archived,
 }
 
 /// An immutable capture of a sandbox: its filesystem changes and, with `memory`, its processes.

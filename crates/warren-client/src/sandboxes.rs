@@ -110,6 +110,11 @@ impl Client {
         self.json(self.request(Method::POST, &path)).await
     }
 
+    /// `POST /v1/sandboxes/{id}/archive`: to the archive (start/resume brings it back).
+    pub async fn archive_sandbox(&self, id: &str) -> Result<Sandbox, ClientError> {
+        self.change_sandbox_state(id, "archive").await
+    }
+
     /// `POST /v1/sandboxes/{id}/pause`.
     pub async fn pause_sandbox(&self, id: &str) -> Result<Sandbox, ClientError> {
         self.change_sandbox_state(id, "pause").await

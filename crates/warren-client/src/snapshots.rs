@@ -71,6 +71,12 @@ impl Client {
         self.json(self.request(Method::GET, &path)).await
     }
 
+    /// `POST /v1/snapshots/{id}/archive` (id or name).
+    pub async fn archive_snapshot(&self, id: &str) -> Result<Snapshot, ClientError> {
+        let path = format!("/v1/snapshots/{}/archive", seg(id));
+        self.json(self.request(Method::POST, &path)).await
+    }
+
     /// `DELETE /v1/snapshots/{id}` (id or name).
     pub async fn delete_snapshot(&self, id: &str) -> Result<(), ClientError> {
         let path = format!("/v1/snapshots/{}", seg(id));

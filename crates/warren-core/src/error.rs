@@ -168,6 +168,15 @@ pub enum CoreError {
         /// Who uses it.
         users: String,
     },
+    /// Moving files to or from the archive failed.
+    #[error("archive transfer of {id} failed")]
+    Archive {
+        /// Sandbox or snapshot id.
+        id: String,
+        /// The archive's error.
+        #[source]
+        source: Box<warren_archive::ArchiveError>,
+    },
     /// No API key has this id.
     #[error("API key {id} not found")]
     KeyNotFound {
@@ -221,7 +230,7 @@ impl CoreError {
             Self::Rejected { kind, .. } => *kind,
             Self::Agent { .. } => ErrorKind::Agent,
             Self::Runtime { source, .. } if source.is_not_found() => ErrorKind::SandboxNotFound,
-            Self::Runtime { .. } | Self::Store { .. } => ErrorKind::Internal,
+            Self::Runtime { .. } | Self::Store { .. } | Self::Archive { .. } => ErrorKind::Internal,
         }
     }
 

@@ -11,6 +11,7 @@
 //! side and removes the record, with an event saying why.
 #![forbid(unsafe_code)]
 
+mod archive;
 mod auth;
 mod clock;
 mod error;
@@ -24,6 +25,7 @@ mod lifecycle;
 mod locks;
 mod logs;
 mod metrics;
+mod policy;
 mod process;
 mod reconcile;
 mod reconcile_snapshots;
@@ -34,6 +36,7 @@ mod validate;
 
 use std::sync::Arc;
 
+pub use archive::Transfer;
 pub use auth::{ApiKey, Principal};
 pub use error::{CoreError, ErrorKind};
 pub use events::{EventFilter, MAX_EVENTS_PAGE};
@@ -43,6 +46,7 @@ pub use keys::{CreateKey, CreatedKey, KeyInfo, MAX_KEY_LIFETIME_S, Scope};
 pub use lifecycle::LifecycleOp;
 pub use logs::MAX_TAIL_LINES;
 pub use metrics::{MetricsSample, SandboxMetrics};
+pub use policy::{IdleAction, POLICY_ACTOR, Policy, PolicyAction, PolicyInput};
 pub use process::{
     ProcessEnd, ProcessEvent, ProcessEvents, ProcessSignal, RunningProcess, StartProcess,
 };
@@ -74,6 +78,8 @@ pub struct Defaults {
     pub pids_limit: u32,
     /// Disk quota in MiB; 0: no quota.
     pub disk_mb: u64,
+    /// Lifecycle policy of sandboxes that do not give one.
+    pub policy: Policy,
 }
 
 impl Default for Defaults {
@@ -83,6 +89,7 @@ impl Default for Defaults {
             memory_mb: 512,
             pids_limit: 1024,
             disk_mb: 10 * 1024,
+            policy: Policy::default(),
         }
     }
 }
@@ -101,6 +108,9 @@ struct Inner {
     locks: locks::SandboxLocks,
     events: events::EventHub,
     metrics: metrics::MetricsStore,
+    archive: warren_archive::Archive,
+    transfers: archive::Transfers,
+    activity: policy::ActivityLog,
 }
 
 impl std::fmt::Debug for Core {
@@ -118,6 +128,7 @@ impl Core {
         images: ImageStore,
         runtime: Arc<dyn Runtime>,
         defaults: Defaults,
+        archive: warren_archive::Archive,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -128,6 +139,9 @@ impl Core {
                 locks: locks::SandboxLocks::default(),
                 events: events::EventHub::default(),
                 metrics: metrics::MetricsStore::default(),
+                archive,
+                transfers: archive::Transfers::default(),
+                activity: policy::ActivityLog::default(),
             }),
         }
     }

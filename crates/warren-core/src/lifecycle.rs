@@ -68,7 +68,13 @@ impl Core {
         actor: &str,
     ) -> Result<Sandbox, CoreError> {
         let _guard = self.inner.locks.lock(id).await;
-        let sb = self.get_sandbox(id).await?;
+        let mut sb = self.get_sandbox(id).await?;
+        if sb.state == SandboxState::Archived
+            && matches!(op, LifecycleOp::Start | LifecycleOp::Resume)
+        {
+            // Back from the archive first, transparently.
+            sb = self.unarchive_sandbox(id, actor).await?;
+        }
         if !op.allowed_in().contains(&sb.state) {
             return Err(CoreError::WrongState {
                 id: id.to_owned(),

@@ -11,6 +11,7 @@
 //! | running / paused    | stopped             | `stopped` (files kept), leftovers released |
 //! | running / paused    | unknown             | `error`, with the reason                 |
 //! | hibernated          | no checkpoint       | `error`, with the reason                 |
+//! | archived            | files exist         | remove them (the archived object counts) |
 //! | (no record)         | exists              | orphan from a crash mid-create: delete   |
 
 use std::collections::{HashMap, HashSet};
@@ -74,6 +75,16 @@ impl Core {
                 let Some(rec) = self.inner.store.get_sandbox(&rec.id).await? else {
                     continue;
                 };
+                if rec.state == SandboxState::Archived && listed.contains_key(&rec.id) {
+                    // Local files an interrupted archive or unarchive left: the object counts.
+                    self.inner.runtime.delete(&rec.id).await.map_err(|source| {
+                        CoreError::Runtime {
+                            id: rec.id.clone(),
+                            source: Box::new(source),
+                        }
+                    })?;
+                    continue;
+                }
                 if agrees(rec.state, listed.get(&rec.id).copied()) {
                     continue;
                 }
@@ -139,6 +150,9 @@ impl Core {
         match recorded {
             SandboxState::Creating | SandboxState::Deleting => {
                 self.inner.runtime.delete(id).await.map_err(runtime_err)?;
+                if recorded == SandboxState::Deleting {
+                    self.forget_archived_sandbox(id).await?;
+                }
                 let mut ev: NewEvent = event(id, "sandbox.deleted", ACTOR, Some(recorded), None);
                 ev.ok = recorded == SandboxState::Deleting;
                 ev.message = Some(format!("{recorded} was interrupted by a daemon restart"));

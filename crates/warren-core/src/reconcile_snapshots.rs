@@ -7,6 +7,7 @@
 //! |              | a capture holds throughout): remove the files and the record            |
 //! | deleting     | a delete interrupted by a crash: finish it                              |
 //! | ready        | files missing: logged (there is nothing to restore them from)           |
+//! | archived     | local files left by an interrupted archive or unarchive: removed        |
 //! | (no record)  | files of a snapshot the store does not know: removed                    |
 
 use std::collections::HashSet;
@@ -82,7 +83,25 @@ impl Core {
                         }
                         continue;
                     }
-                    SnapshotState::Deleting => true,
+                    SnapshotState::Deleting => {
+                        self.forget_archived_snapshot(&snap.id).await?;
+                        true
+                    }
+                    // The object counts; a local copy is what an interrupted archive or
+                    // unarchive left behind.
+                    SnapshotState::Archived => {
+                        let _guard = self.inner.locks.lock(&snap.id).await;
+                        let still = self.inner.store.get_snapshot(&snap.id).await?;
+                        let archived = still.is_some_and(|s| s.state == SnapshotState::Archived);
+                        if archived && on_disk.contains(&snap.id) {
+                            self.inner
+                                .runtime
+                                .delete_snapshot(&snap.id)
+                                .await
+                                .map_err(runtime_err(&snap.id))?;
+                        }
+                        continue;
+                    }
                     SnapshotState::Creating => {
                         // A capture in progress holds its source's lock: wait for it, then look.
                         let source = snap.source_sandbox.clone().unwrap_or_default();

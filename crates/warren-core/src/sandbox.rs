@@ -39,6 +39,8 @@ pub struct CreateSandbox {
     pub labels: BTreeMap<String, String>,
     /// Caller's free-form metadata.
     pub metadata: BTreeMap<String, String>,
+    /// Lifecycle policy; absent rules take the server's defaults.
+    pub lifecycle: crate::PolicyInput,
 }
 
 /// A change to a live sandbox; `None` fields are left as they are, given maps replace the old.
@@ -77,6 +79,9 @@ pub struct SandboxSpec {
     /// The snapshots whose filesystem layers it runs on, lowest first (empty: the image only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub snapshot_layers: Vec<String>,
+    /// Lifecycle policy (resolved at creation).
+    #[serde(default)]
+    pub policy: crate::Policy,
 }
 
 /// A sandbox as the domain sees it.
@@ -106,6 +111,10 @@ pub struct Sandbox {
     pub seq: i64,
     /// The snapshot it was created from (lineage).
     pub parent_snapshot: Option<String>,
+    /// Last recorded activity (Unix ms), if any.
+    pub last_active_at: Option<i64>,
+    /// An archive transfer in progress.
+    pub transfer: Option<crate::Transfer>,
 }
 
 /// Everything a create has worked out before touching anything.
@@ -165,6 +174,8 @@ impl TryFrom<SandboxRecord> for Sandbox {
             updated_at: r.updated_at,
             seq: r.seq,
             parent_snapshot: r.parent_snapshot,
+            last_active_at: r.last_active_at,
+            transfer: None,
         })
     }
 }
@@ -233,6 +244,7 @@ impl Core {
             user: req.user.clone(),
             disk_mb,
             snapshot_layers: Vec::new(),
+            policy: req.lifecycle.resolve(&d.policy)?,
         })
     }
 
@@ -260,7 +272,7 @@ impl Core {
         actor: &str,
     ) -> Result<Sandbox, CoreError> {
         let launch = match &req.snapshot {
-            Some(snapshot) => self.plan_from_snapshot(snapshot, &req).await?,
+            Some(snapshot) => self.plan_from_snapshot(snapshot, &req, actor).await?,
             None => self.plan_from_image(&req).await?,
         };
         self.launch(launch, actor).await
@@ -356,12 +368,21 @@ impl Core {
 
     /// One sandbox.
     pub async fn get_sandbox(&self, id: &str) -> Result<Sandbox, CoreError> {
-        self.inner
+        let mut sb: Sandbox = self
+            .inner
             .store
             .get_sandbox(id)
             .await?
             .ok_or_else(|| CoreError::SandboxNotFound { id: id.to_owned() })?
-            .try_into()
+            .try_into()?;
+        self.add_live_fields(&mut sb);
+        Ok(sb)
+    }
+
+    /// What only this daemon's memory knows: a transfer in progress, activity not yet saved.
+    fn add_live_fields(&self, sb: &mut Sandbox) {
+        sb.transfer = self.transfer(&sb.id);
+        sb.last_active_at = sb.last_active_at.max(self.inner.activity.last_seen(&sb.id));
     }
 
     /// A page of sandboxes in creation order, and the cursor of the next page.
@@ -385,10 +406,13 @@ impl Core {
             .await?;
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
-        let items = rows
+        let mut items = rows
             .into_iter()
             .map(Sandbox::try_from)
             .collect::<Result<Vec<_>, _>>()?;
+        for sb in &mut items {
+            self.add_live_fields(sb);
+        }
         let next = if more {
             items.last().map(|s| s.seq.to_string())
         } else {
@@ -438,7 +462,7 @@ impl Core {
         record.try_into()
     }
 
-    /// Delete a sandbox: processes, filesystem, mounts, cgroups, record.
+    /// Delete a sandbox: processes, filesystem, mounts, cgroups, archived copy, record.
     /// Works from any state, including `error`.
     pub async fn delete_sandbox(&self, id: &str, actor: &str) -> Result<(), CoreError> {
         let _guard = self.inner.locks.lock(id).await;
@@ -446,6 +470,9 @@ impl Core {
         if sb.state != SandboxState::Deleting {
             self.transition_any(id, SandboxState::Deleting, "sandbox.delete", actor)
                 .await?;
+        }
+        if matches!(sb.state, SandboxState::Archived | SandboxState::Deleting) {
+            self.forget_archived_sandbox(id).await?;
         }
         self.inner
             .runtime
@@ -463,6 +490,7 @@ impl Core {
             None,
         );
         self.inner.store.delete_sandbox(id, &ev).await?;
+        self.inner.activity.forget(id);
         self.publish_events().await;
         Ok(())
     }

@@ -337,6 +337,9 @@ impl Core {
                 reason: "wait until it is ready".into(),
             });
         }
+        if snap.state == SnapshotState::Archived {
+            self.forget_archived_snapshot(&snap.id).await?;
+        }
         let ev = snapshot_event(
             snap.source_sandbox.as_deref(),
             "snapshot.delete",
@@ -375,6 +378,7 @@ impl Core {
         &self,
         id_or_name: &str,
         req: &CreateSandbox,
+        actor: &str,
     ) -> Result<Launch, CoreError> {
         if !req.image.trim().is_empty() {
             return Err(CoreError::invalid(
@@ -390,12 +394,17 @@ impl Core {
             .ok_or_else(|| CoreError::SnapshotNotFound {
                 id: id_or_name.to_owned(),
             })?;
-        if snap.state != SnapshotState::Ready {
-            return Err(CoreError::SnapshotConflict {
-                id: snap.id.clone(),
-                state: snap.state.to_string(),
-                reason: "only a ready snapshot can be used".into(),
-            });
+        match snap.state {
+            SnapshotState::Ready => {}
+            // Fetched back first (it is a leaf: nothing local stacks on it).
+            SnapshotState::Archived => self.unarchive_snapshot(&snap.id, actor).await?,
+            _ => {
+                return Err(CoreError::SnapshotConflict {
+                    id: snap.id.clone(),
+                    state: snap.state.to_string(),
+                    reason: "only a ready snapshot can be used".into(),
+                });
+            }
         }
         let base = parse_spec(&snap)?;
         if snap.memory {
@@ -432,6 +441,7 @@ impl Core {
             disk_mb: req.disk_mb.or((b.disk_mb > 0).then_some(b.disk_mb)),
             labels: req.labels.clone(),
             metadata: req.metadata.clone(),
+            lifecycle: req.lifecycle,
         };
         let mut launch = self.plan_from_image(&merged).await?;
         launch.spec.snapshot_layers = base.layers.clone();

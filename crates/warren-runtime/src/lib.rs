@@ -119,6 +119,16 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Ids of every complete snapshot the runtime holds (after removing incomplete leftovers).
     fn list_snapshots(&self) -> BoxFuture<'_, Result<Vec<String>, RuntimeError>>;
+
+    /// Make a stopped or hibernated sandbox self-contained on disk (no container, no mount) and
+    /// return the directory that holds all of it, to be archived. Fails for a live sandbox.
+    fn park<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<PathBuf, RuntimeError>>;
+
+    /// Where a sandbox's files live (and where an archived one is unpacked to, as a whole).
+    fn files_dir(&self, id: &str) -> PathBuf;
+
+    /// Where a snapshot's files live (and where an archived one is unpacked to, as a whole).
+    fn snapshot_dir(&self, snapshot_id: &str) -> PathBuf;
 }
 
 /// What a snapshot captured and what it cost ([`Runtime::snapshot`]).

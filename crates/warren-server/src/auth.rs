@@ -1,6 +1,7 @@
 //! `Authorization: Bearer <key>` on every `/v1` route.
 
 use axum::extract::{Request, State};
+use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -37,6 +38,66 @@ pub(crate) async fn require_api_key(
         return Ok(limited);
     }
     crate::scope::check(&principal, req.method(), req.headers())?;
+    if let Some(id) = activity_of(req.method(), req.uri().path()) {
+        state.core.note_activity(id);
+    }
     req.extensions_mut().insert(principal);
     Ok(next.run(req).await)
+}
+
+/// The sandbox an authenticated call is activity on (idle policies): any call about one
+/// sandbox except watching it — reading the sandbox object or its metrics — so that a dashboard
+/// or monitor looking at a sandbox does not keep it from idling out.
+fn activity_of<'a>(method: &Method, path: &'a str) -> Option<&'a str> {
+    let rest = path.strip_prefix("/v1/sandboxes/")?;
+    let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    if !sandbox_id_like(id) {
+        return None;
+    }
+    let watching = *method == Method::GET && matches!(tail, "" | "metrics");
+    (!watching).then_some(id)
+}
+
+/// Shaped like a sandbox id (`sb-` and up to 61 of `[a-z0-9]`): only such path segments are
+/// noted as activity.
+fn sandbox_id_like(s: &str) -> bool {
+    s.len() <= 64
+        && s.strip_prefix("sb-").is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_counts_as_activity() {
+        fn on(m: Method, p: &str) -> Option<&str> {
+            activity_of(&m, p)
+        }
+        assert_eq!(
+            on(Method::POST, "/v1/sandboxes/sb-abc123/exec"),
+            Some("sb-abc123")
+        );
+        assert_eq!(
+            on(Method::GET, "/v1/sandboxes/sb-abc123/files"),
+            Some("sb-abc123")
+        );
+        assert_eq!(
+            on(Method::GET, "/v1/sandboxes/sb-abc123/pty"),
+            Some("sb-abc123")
+        );
+        assert_eq!(
+            on(Method::PATCH, "/v1/sandboxes/sb-abc123"),
+            Some("sb-abc123")
+        );
+        assert_eq!(on(Method::GET, "/v1/sandboxes/sb-abc123"), None);
+        assert_eq!(on(Method::GET, "/v1/sandboxes/sb-abc123/metrics"), None);
+        assert_eq!(on(Method::GET, "/v1/sandboxes"), None);
+        assert_eq!(on(Method::POST, "/v1/sandboxes/../x"), None);
+    }
 }

@@ -43,6 +43,47 @@ pub(crate) fn sandbox(s: Sandbox) -> api::Sandbox {
         created_at: time_from_ms(s.created_at),
         updated_at: time_from_ms(s.updated_at),
         parent_snapshot: s.parent_snapshot,
+        lifecycle: policy(&s.spec.policy),
+        last_active_at: s.last_active_at.map(time_from_ms),
+        transfer: s.transfer.map(|t| api::ArchiveTransfer {
+            upload: t.upload,
+            done_bytes: t.done_bytes,
+            total_bytes: t.total_bytes,
+        }),
+    }
+}
+
+fn idle_action(a: warren_core::IdleAction) -> api::IdleAction {
+    match a {
+        warren_core::IdleAction::Pause => api::IdleAction::Pause,
+        warren_core::IdleAction::Hibernate => api::IdleAction::Hibernate,
+        warren_core::IdleAction::Stop => api::IdleAction::Stop,
+    }
+}
+
+/// A resolved policy: rules that are off are `null`; the idle action only with a timeout.
+pub(crate) fn policy(p: &warren_core::Policy) -> api::LifecyclePolicy {
+    api::LifecyclePolicy {
+        idle_timeout_s: p.idle_timeout_s,
+        idle_action: p.idle_timeout_s.map(|_| idle_action(p.idle_action)),
+        auto_archive_after_s: p.auto_archive_after_s,
+        auto_delete_after_s: p.auto_delete_after_s,
+        ttl_s: p.ttl_s,
+    }
+}
+
+/// A policy from a request: absent fields take the server's defaults.
+pub(crate) fn policy_input(p: &api::LifecyclePolicy) -> warren_core::PolicyInput {
+    warren_core::PolicyInput {
+        idle_timeout_s: p.idle_timeout_s,
+        idle_action: p.idle_action.map(|a| match a {
+            api::IdleAction::Pause => warren_core::IdleAction::Pause,
+            api::IdleAction::Hibernate => warren_core::IdleAction::Hibernate,
+            api::IdleAction::Stop => warren_core::IdleAction::Stop,
+        }),
+        auto_archive_after_s: p.auto_archive_after_s,
+        auto_delete_after_s: p.auto_delete_after_s,
+        ttl_s: p.ttl_s,
     }
 }
 
@@ -55,6 +96,7 @@ pub(crate) fn snapshot(s: warren_core::Snapshot) -> api::Snapshot {
             S::Creating => api::SnapshotState::Creating,
             S::Ready => api::SnapshotState::Ready,
             S::Deleting => api::SnapshotState::Deleting,
+            S::Archived => api::SnapshotState::Archived,
         },
         source_sandbox: s.source_sandbox,
         parent_snapshot: s.parent_snapshot,

@@ -168,7 +168,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Move a snapshot to `state` (e.g. `deleting`), recording `event`. Fails with
-    /// [`StoreError::InUse`] when moving to `deleting` while anything depends on it.
+    /// [`StoreError::InUse`] when moving to `deleting` or `archived` while anything depends on
+    /// it.
     fn set_snapshot_state<'a>(
         &'a self,
         id: &'a str,

@@ -109,11 +109,13 @@ pub enum SnapshotState {
     Ready,
     /// Being deleted.
     Deleting,
+    /// In object storage (its local files removed); fetched back when used.
+    Archived,
 }
 
 impl SnapshotState {
     /// Every state.
-    pub const ALL: [Self; 3] = [Self::Creating, Self::Ready, Self::Deleting];
+    pub const ALL: [Self; 4] = [Self::Creating, Self::Ready, Self::Deleting, Self::Archived];
 
     /// Persisted and wire name.
     pub fn as_str(self) -> &'static str {
@@ -121,6 +123,7 @@ impl SnapshotState {
             Self::Creating => "creating",
             Self::Ready => "ready",
             Self::Deleting => "deleting",
+            Self::Archived => "archived",
         }
     }
 }

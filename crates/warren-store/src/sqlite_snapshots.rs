@@ -222,7 +222,7 @@ impl SqliteStore {
         event: &NewEvent,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        if state == SnapshotState::Deleting {
+        if matches!(state, SnapshotState::Deleting | SnapshotState::Archived) {
             // Checked in the same transaction as the change: no sandbox can be created from it
             // in between (creates insert their row, naming it, under the same write lock).
             let deps = Self::dependents(&mut tx, id).await?;

@@ -85,6 +85,77 @@ pub struct ServeArgs {
     #[arg(long, env = "WARREN_MAIN_LOG_FILES", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub main_log_files: u32,
+    /// Default idle timeout of sandboxes (e.g. 15m; 0: never idle out). "Idle" means no API
+    /// call, exec, file operation or terminal input touching the sandbox.
+    #[arg(long, env = "WARREN_IDLE_TIMEOUT", default_value = "0", value_parser = duration_s)]
+    pub idle_timeout: u64,
+    /// What an idle sandbox is moved to by default: pause, hibernate or stop.
+    #[arg(long, env = "WARREN_IDLE_ACTION", default_value = "pause", value_parser = idle_action)]
+    pub idle_action: warren_api_types::IdleAction,
+    /// Default time a stopped or hibernated sandbox waits before it is archived (0: never).
+    #[arg(long, env = "WARREN_AUTO_ARCHIVE_AFTER", default_value = "0", value_parser = duration_s)]
+    pub auto_archive_after: u64,
+    /// Default time a stopped, hibernated or archived sandbox waits before it is deleted
+    /// (0: never).
+    #[arg(long, env = "WARREN_AUTO_DELETE_AFTER", default_value = "0", value_parser = duration_s)]
+    pub auto_delete_after: u64,
+    /// Default time to live of sandboxes from creation, whatever their state (0: forever).
+    #[arg(long, env = "WARREN_TTL", default_value = "0", value_parser = duration_s)]
+    pub ttl: u64,
+    /// How often lifecycle policies are checked, in milliseconds.
+    #[arg(long, env = "WARREN_POLICY_INTERVAL_MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub policy_interval_ms: u64,
+    /// Directory archived sandboxes and snapshots go to (default: <state-dir>/archive), unless
+    /// an S3 bucket is given.
+    #[arg(long, env = "WARREN_ARCHIVE_DIR")]
+    pub archive_dir: Option<PathBuf>,
+    /// S3 bucket for archives (credentials from WARREN_ARCHIVE_S3_ACCESS_KEY_ID and
+    /// WARREN_ARCHIVE_S3_SECRET_ACCESS_KEY).
+    #[arg(long, env = "WARREN_ARCHIVE_S3_BUCKET")]
+    pub archive_s3_bucket: Option<String>,
+    /// S3 endpoint URL for S3-compatible storage (http:// allowed).
+    #[arg(
+        long,
+        env = "WARREN_ARCHIVE_S3_ENDPOINT",
+        requires = "archive_s3_bucket"
+    )]
+    pub archive_s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, env = "WARREN_ARCHIVE_S3_REGION", default_value = "us-east-1")]
+    pub archive_s3_region: String,
+}
+
+/// A duration in seconds from `90`, `90s`, `15m`, `2h` or `7d`.
+pub fn duration_s(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number with an optional unit s, m, h or d"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{s:?}: the unit must be s, m, h or d")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too long"))
+}
+
+/// `pause`, `hibernate` or `stop`.
+pub fn idle_action(s: &str) -> Result<warren_api_types::IdleAction, String> {
+    use warren_api_types::IdleAction as A;
+    match s {
+        "pause" => Ok(A::Pause),
+        "hibernate" => Ok(A::Hibernate),
+        "stop" => Ok(A::Stop),
+        _ => Err(format!("{s:?}: expected pause, hibernate or stop")),
+    }
 }
 
 /// 0 (no quota) or 64..=1048576 MiB.
@@ -94,5 +165,22 @@ fn disk_mb_default(s: &str) -> Result<u64, String> {
         Ok(v)
     } else {
         Err("must be 0 (no quota) or 64..=1048576".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_s("90"), Ok(90));
+        assert_eq!(duration_s("90s"), Ok(90));
+        assert_eq!(duration_s("15m"), Ok(900));
+        assert_eq!(duration_s("2h"), Ok(7200));
+        assert_eq!(duration_s("7d"), Ok(604_800));
+        assert!(duration_s("5w").is_err());
+        assert!(duration_s("m").is_err());
+        assert!(duration_s("").is_err());
     }
 }

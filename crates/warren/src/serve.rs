@@ -58,14 +58,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let runtime = ContainerRuntime::new(runtime_config)
         .await
         .context("cannot start the container runtime")?;
+    let archive = warren_archive::Archive::open(&archive_config(&args)?)
+        .context("cannot open the archive store")?;
     let core = Core::new(
         Arc::new(store),
         images,
         Arc::new(runtime),
         Defaults {
             disk_mb: args.default_disk_mb,
+            policy: default_policy(&args),
             ..Defaults::default()
         },
+        archive,
     );
 
     core.start_events()
@@ -87,6 +91,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!(?report, "reconciled sandboxes left by the previous daemon");
     }
     spawn_reconciler(core.clone());
+    spawn_policy_enforcer(core.clone(), Duration::from_millis(args.policy_interval_ms));
     core.spawn_metrics_sampler();
 
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -192,6 +197,69 @@ fn prepare_state_dir(dir: &Path) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     Ok(())
+}
+
+/// Where archives go: S3 when a bucket is given, else a local directory.
+fn archive_config(args: &ServeArgs) -> anyhow::Result<warren_archive::ArchiveConfig> {
+    let Some(bucket) = args.archive_s3_bucket.clone() else {
+        let dir = args
+            .archive_dir
+            .clone()
+            .unwrap_or_else(|| args.state_dir.join("archive"));
+        return Ok(warren_archive::ArchiveConfig::Local { dir });
+    };
+    let var = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .with_context(|| format!("--archive-s3-bucket needs {name} in the environment"))
+    };
+    Ok(warren_archive::ArchiveConfig::S3 {
+        bucket,
+        allow_http: args
+            .archive_s3_endpoint
+            .as_deref()
+            .is_some_and(|e| e.starts_with("http://")),
+        endpoint: args.archive_s3_endpoint.clone(),
+        region: args.archive_s3_region.clone(),
+        access_key_id: var("WARREN_ARCHIVE_S3_ACCESS_KEY_ID")?,
+        secret_access_key: var("WARREN_ARCHIVE_S3_SECRET_ACCESS_KEY")?,
+    })
+}
+
+/// The lifecycle policy of sandboxes that do not give one (0 turns a rule off).
+fn default_policy(args: &ServeArgs) -> warren_core::Policy {
+    let rule = |s: u64| (s > 0).then_some(s);
+    warren_core::Policy {
+        idle_timeout_s: rule(args.idle_timeout),
+        idle_action: match args.idle_action {
+            warren_api_types::IdleAction::Pause => warren_core::IdleAction::Pause,
+            warren_api_types::IdleAction::Hibernate => warren_core::IdleAction::Hibernate,
+            warren_api_types::IdleAction::Stop => warren_core::IdleAction::Stop,
+        },
+        auto_archive_after_s: rule(args.auto_archive_after),
+        auto_delete_after_s: rule(args.auto_delete_after),
+        ttl_s: rule(args.ttl),
+    }
+}
+
+fn spawn_policy_enforcer(core: Core, every: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match core.enforce_policies().await {
+                Ok(done) => {
+                    for a in done {
+                        tracing::info!(sandbox = %a.sandbox, action = a.action, reason = %a.reason,
+                            error = a.error.as_deref().unwrap_or(""), "lifecycle policy");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e.chain(), "lifecycle policy pass failed"),
+            }
+        }
+    });
 }
 
 fn spawn_reconciler(core: Core) {

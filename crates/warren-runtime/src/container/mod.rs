@@ -34,6 +34,7 @@ mod leftovers;
 mod lifecycle;
 mod logs;
 mod mountinfo;
+mod park;
 pub(crate) mod rootfs;
 pub(crate) mod runc;
 mod seccomp;
@@ -854,5 +855,17 @@ impl Runtime for ContainerRuntime {
 
     fn list_snapshots(&self) -> BoxFuture<'_, Result<Vec<String>, RuntimeError>> {
         Box::pin(self.list_snapshots_impl())
+    }
+
+    fn park<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<PathBuf, RuntimeError>> {
+        Box::pin(self.park_impl(id))
+    }
+
+    fn files_dir(&self, id: &str) -> PathBuf {
+        self.bundle_dir(id)
+    }
+
+    fn snapshot_dir(&self, snapshot_id: &str) -> PathBuf {
+        self.snapshots_root().join(snapshot_id)
     }
 }

@@ -1,4 +1,5 @@
-//! `POST /v1/sandboxes/{id}/{pause,resume,hibernate,stop,start}`: state changes of a sandbox.
+//! `POST /v1/sandboxes/{id}/{pause,resume,hibernate,stop,start,archive}`: state changes of a
+//! sandbox.
 
 use axum::Extension;
 use axum::Router;
@@ -20,11 +21,12 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/sandboxes/{id}/hibernate", post(hibernate))
         .route("/sandboxes/{id}/stop", post(stop))
         .route("/sandboxes/{id}/start", post(start))
+        .route("/sandboxes/{id}/archive", post(archive))
 }
 
 /// The OpenAPI operations of [`routes`].
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(pause, resume, hibernate, stop, start))]
+#[openapi(paths(pause, resume, hibernate, stop, start, archive))]
 pub(crate) struct Api;
 
 async fn apply(
@@ -182,4 +184,36 @@ async fn start(
     Path(id): Path<String>,
 ) -> Result<axum::Json<api::Sandbox>, ApiError> {
     apply(&st, &who, &id, LifecycleOp::Start).await
+}
+
+/// Archive a stopped or hibernated sandbox
+///
+/// Moves all of its files (disk, and the checkpoint of a hibernated one) to the archive — a local
+/// directory, or S3-compatible storage when the daemon is configured so — and removes the local
+/// copy. `start` (a stopped one) or `resume` (a hibernated one) brings it back transparently.
+/// While the transfer runs, `GET /v1/sandboxes/{id}` shows its progress in `transfer`. Recorded
+/// as `sandbox.archive` (and `sandbox.unarchive` when it comes back).
+#[utoipa::path(
+    post,
+    path = "/v1/sandboxes/{id}/archive",
+    tag = "lifecycle",
+    operation_id = "archive_sandbox",
+    params(("id" = String, Path, description = SANDBOX_ID)),
+    responses(
+        (status = 200, description = "The sandbox, now `archived`.", body = api::Sandbox),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = SandboxNotFound),
+        (status = 409, response = Conflict),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+)]
+async fn archive(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<api::Sandbox>, ApiError> {
+    let sb = st.core.archive_sandbox(&id, &who.key_name).await?;
+    Ok(axum::Json(convert::sandbox(sb)))
 }

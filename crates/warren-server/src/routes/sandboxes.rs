@@ -81,6 +81,7 @@ pub(crate) async fn create(
         disk_mb: req.disk_mb,
         labels: req.labels,
         metadata: req.metadata,
+        lifecycle: convert::policy_input(&req.lifecycle),
     };
     let sb = st.core.create_sandbox(input, &who.key_name).await?;
     Ok((StatusCode::CREATED, axum::Json(convert::sandbox(sb))))

@@ -118,18 +118,21 @@ async fn open(
         rows: q.rows.unwrap_or(24),
     };
     let term = st.core.open_terminal(&id, input).await?;
-    Ok(ws.on_upgrade(move |socket| session(socket, term)))
+    let core = st.core.clone();
+    Ok(ws.on_upgrade(move |socket| session(socket, term, core, id)))
 }
 
 fn notice(n: &Notice) -> Message {
     Message::Text(serde_json::to_string(n).expect("serializes").into())
 }
 
-async fn session(mut socket: WebSocket, mut term: Terminal) {
+async fn session(mut socket: WebSocket, mut term: Terminal, core: warren_core::Core, id: String) {
     loop {
         tokio::select! {
             msg = socket.recv() => match msg {
                 Some(Ok(Message::Binary(b))) => {
+                    // Typing keeps the sandbox from being idle.
+                    core.note_activity(&id);
                     if let Err(e) = term.input.write(b).await {
                         tracing::debug!(pid = term.pid, error = %e, "terminal input failed");
                     }

@@ -68,14 +68,16 @@ pub enum SandboxCommand {
     Branch(super::snapshot::BranchArgs),
     /// Freeze sandboxes in place (memory kept, no CPU).
     Pause(StateArgs),
-    /// Thaw paused sandboxes, or restore hibernated ones.
+    /// Thaw paused sandboxes, or restore hibernated ones (archived ones come back first).
     Resume(StateArgs),
     /// Checkpoint sandboxes to disk (memory included) and release their memory.
     Hibernate(StateArgs),
     /// Stop sandboxes: processes end (SIGTERM, 5 s, SIGKILL), files stay.
     Stop(StateArgs),
-    /// Boot stopped sandboxes again on their files.
+    /// Boot stopped sandboxes again on their files (archived ones come back first).
     Start(StateArgs),
+    /// Move stopped or hibernated sandboxes to the archive (start/resume brings them back).
+    Archive(StateArgs),
     /// Delete sandboxes (processes, filesystem, everything).
     #[command(visible_alias = "delete")]
     Rm {
@@ -136,6 +138,21 @@ pub struct CreateArgs {
     /// Metadata KEY=VALUE (repeatable).
     #[arg(short, long = "metadata", value_name = "KEY=VALUE")]
     pub metadata: Vec<String>,
+    /// Idle timeout (e.g. 15m; 0: never); default: the server's.
+    #[arg(long, value_parser = crate::cli::duration_s)]
+    pub idle_timeout: Option<u64>,
+    /// What idleness does: pause, hibernate or stop; default: the server's.
+    #[arg(long, value_parser = crate::cli::idle_action)]
+    pub idle_action: Option<warren_api_types::IdleAction>,
+    /// Archive after this long stopped or hibernated (0: never).
+    #[arg(long, value_parser = crate::cli::duration_s)]
+    pub auto_archive_after: Option<u64>,
+    /// Delete after this long stopped, hibernated or archived (0: never).
+    #[arg(long, value_parser = crate::cli::duration_s)]
+    pub auto_delete_after: Option<u64>,
+    /// Delete this long after creation, whatever the state (0: never).
+    #[arg(long, value_parser = crate::cli::duration_s)]
+    pub ttl: Option<u64>,
     #[command(flatten)]
     pub remote: Remote,
 }
@@ -222,6 +239,7 @@ pub async fn run(cmd: SandboxCommand) -> anyhow::Result<ExitCode> {
         SandboxCommand::Hibernate(args) => change_state(args, "hibernate").await,
         SandboxCommand::Stop(args) => change_state(args, "stop").await,
         SandboxCommand::Start(args) => change_state(args, "start").await,
+        SandboxCommand::Archive(args) => change_state(args, "archive").await,
         SandboxCommand::Rm { ids, remote } => {
             let client = config::client(&remote)?;
             for id in &ids {
@@ -249,6 +267,13 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
         disk_mb: args.disk_mb,
         labels: key_values("label", &args.labels)?,
         metadata: key_values("metadata", &args.metadata)?,
+        lifecycle: warren_api_types::LifecyclePolicy {
+            idle_timeout_s: args.idle_timeout,
+            idle_action: args.idle_action,
+            auto_archive_after_s: args.auto_archive_after,
+            auto_delete_after_s: args.auto_delete_after,
+            ttl_s: args.ttl,
+        },
     };
     let client = config::client(&args.remote)?;
     // Pull first when the image is missing, so a long download shows progress
@@ -309,7 +334,13 @@ async fn change_state(args: StateArgs, action: &str) -> anyhow::Result<ExitCode>
     let client = config::client(&args.remote)?;
     let mut changed = Vec::new();
     for id in &args.ids {
-        let sb = client.change_sandbox_state(id, action).await?;
+        let change = client.change_sandbox_state(id, action);
+        // Archive, start and resume may move the sandbox to or from the archive.
+        let sb = if matches!(action, "archive" | "start" | "resume") {
+            super::transfer::with_progress(&client, id, args.remote.json, change).await?
+        } else {
+            change.await?
+        };
         if !args.remote.json {
             println!("{}\t{}", sb.id, sb.state);
         }

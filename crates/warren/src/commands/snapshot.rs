@@ -33,6 +33,14 @@ pub enum SnapshotCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Move snapshots to the archive (fetched back when a sandbox is created from them).
+    Archive {
+        /// Snapshot ids or names.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Delete snapshots (refused while sandboxes or snapshots made from them exist).
     #[command(visible_alias = "delete")]
     Rm {
@@ -109,6 +117,20 @@ pub async fn run(cmd: SnapshotCommand) -> anyhow::Result<ExitCode> {
                 for line in tree_lines(&sandboxes, &snapshots) {
                     println!("{line}");
                 }
+            }
+        }
+        SnapshotCommand::Archive { ids, remote } => {
+            let client = config::client(&remote)?;
+            let mut done = Vec::new();
+            for id in &ids {
+                let snap = client.archive_snapshot(id).await?;
+                if !remote.json {
+                    println!("{}\t{:?}", snap.id, snap.state);
+                }
+                done.push(snap);
+            }
+            if remote.json {
+                output::json(&done)?;
             }
         }
         SnapshotCommand::Rm { ids, remote } => {

@@ -12,6 +12,7 @@
 //! `scripts/test.sh`), where a missing piece is a failure.
 #![allow(dead_code)]
 
+pub mod moto;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
@@ -267,6 +268,27 @@ impl Daemon {
 
     /// [`Daemon::start_in`] with extra `warren serve` flags.
     pub fn start_in_with_args(env: &Env, state: &Path, args: &[&str]) -> Self {
+        Self::start_in_with_env(env, state, args, &[])
+    }
+
+    /// A fresh state dir, extra flags and extra environment variables.
+    pub fn start_with_env(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("warren-e2e-")
+            .tempdir_in(state_root())
+            .unwrap();
+        let mut d = Self::start_in_with_env(env, dir.path(), args, vars);
+        d._dir = Some(dir);
+        d
+    }
+
+    /// [`Daemon::start_in_with_args`] with extra environment variables.
+    pub fn start_in_with_env(
+        env: &Env,
+        state: &Path,
+        args: &[&str],
+        vars: &[(&str, &str)],
+    ) -> Self {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let log = std::fs::OpenOptions::new()
@@ -285,6 +307,7 @@ impl Daemon {
                 .env("WARREN_API_KEY", TEST_KEY)
                 .env("WARREN_AGENT_BIN", &env.agent)
                 .env("WARREN_CONFIG", state.with_extension("config.json"))
+                .envs(vars.iter().copied())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log),
         );
