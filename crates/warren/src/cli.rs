@@ -106,7 +106,7 @@ pub struct ServeArgs {
     #[arg(long, env = "WARREN_POLICY_INTERVAL_MS", default_value_t = 5000,
           value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     pub policy_interval_ms: u64,
-    /// Directory archived sandboxes and snapshots go to (default: <state-dir>/archive), unless
+    /// Directory archived sandboxes and snapshots go to (default: the state dir's `archive`), unless
     /// an S3 bucket is given.
     #[arg(long, env = "WARREN_ARCHIVE_DIR")]
     pub archive_dir: Option<PathBuf>,
