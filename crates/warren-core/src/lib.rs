@@ -111,6 +111,7 @@ struct Inner {
     archive: warren_archive::Archive,
     transfers: archive::Transfers,
     activity: policy::ActivityLog,
+    policy_backoff: policy::PolicyBackoff,
 }
 
 impl std::fmt::Debug for Core {
@@ -142,6 +143,7 @@ impl Core {
                 archive,
                 transfers: archive::Transfers::default(),
                 activity: policy::ActivityLog::default(),
+                policy_backoff: policy::PolicyBackoff::default(),
             }),
         }
     }

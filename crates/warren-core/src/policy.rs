@@ -163,6 +163,29 @@ impl ActivityLog {
     }
 }
 
+/// Sandboxes whose last automatic action failed: not tried again before their time (a minute,
+/// doubling with each failure up to an hour), so a failing rule does not fill the event log.
+#[derive(Debug, Default)]
+pub(crate) struct PolicyBackoff(Mutex<HashMap<String, (i64, u32)>>);
+
+impl PolicyBackoff {
+    fn ready(&self, id: &str, now: i64) -> bool {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(id).is_none_or(|(next, _)| now >= *next)
+    }
+
+    fn failed(&self, id: &str, now: i64) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let fails = map.get(id).map_or(0, |(_, n)| *n) + 1;
+        let wait_ms = (60_000_i64 << (fails - 1).min(6)).min(3_600_000);
+        map.insert(id.to_owned(), (now + wait_ms, fails));
+    }
+
+    fn succeeded(&self, id: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+}
+
 /// One automatic action a pass took (or tried).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyAction {
@@ -268,9 +291,16 @@ impl Core {
                 let Some((action, reason)) = due(&sb, last_active, now, self.can_archive()) else {
                     continue;
                 };
+                if !self.inner.policy_backoff.ready(&sb.id, now) {
+                    continue;
+                }
                 let error = self.apply_policy(&sb.id, action, &reason).await.err();
-                if let Some(e) = &error {
-                    tracing::warn!(sandbox = %sb.id, action, error = %e, "policy action failed");
+                match &error {
+                    Some(e) => {
+                        tracing::warn!(sandbox = %sb.id, action, error = %e, "policy action failed");
+                        self.inner.policy_backoff.failed(&sb.id, now);
+                    }
+                    None => self.inner.policy_backoff.succeeded(&sb.id),
                 }
                 done.push(PolicyAction {
                     sandbox: sb.id,
@@ -340,6 +370,20 @@ mod tests {
             err.to_string().contains("lifecycle.idle_timeout_s"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn failures_back_off() {
+        let b = PolicyBackoff::default();
+        assert!(b.ready("a", 0));
+        b.failed("a", 0);
+        assert!(!b.ready("a", 59_999));
+        assert!(b.ready("a", 60_000));
+        b.failed("a", 60_000);
+        assert!(!b.ready("a", 179_999));
+        assert!(b.ready("a", 180_000));
+        b.succeeded("a");
+        assert!(b.ready("a", 0));
     }
 
     #[test]
