@@ -59,6 +59,19 @@ impl LifecycleOp {
     }
 }
 
+/// A restore failed because the checkpoint is missing, incomplete or refused by CRIU.
+fn checkpoint_unusable(err: &CoreError) -> bool {
+    matches!(
+        err,
+        CoreError::Runtime { source, .. } if matches!(
+            **source,
+            warren_runtime::RuntimeError::Restore { .. }
+                | warren_runtime::RuntimeError::NoCheckpoint { .. }
+                | warren_runtime::RuntimeError::DamagedCheckpoint { .. }
+        )
+    )
+}
+
 impl Core {
     /// Apply `op` to sandbox `id`; returns the sandbox in its new state.
     pub async fn change_sandbox_state(
@@ -84,6 +97,33 @@ impl Core {
         }
         let action = format!("sandbox.{}", op.as_str());
         if let Err(err) = self.run_op(&sb, op).await {
+            if checkpoint_unusable(&err) && sb.state == SandboxState::Hibernated {
+                // Retrying cannot help: say so on the sandbox (delete still works).
+                let t = warren_store::Transition {
+                    id: id.to_owned(),
+                    from: Some(sb.state),
+                    to: SandboxState::Error,
+                    error: Some(format!(
+                        "its checkpoint cannot be restored: {}",
+                        err.chain()
+                    )),
+                    at: crate::clock::now_ms(),
+                    event: warren_store::NewEvent {
+                        ok: false,
+                        message: Some(err.chain()),
+                        ..event(
+                            id,
+                            &action,
+                            actor,
+                            Some(sb.state),
+                            Some(SandboxState::Error),
+                        )
+                    },
+                };
+                self.inner.store.transition(&t).await?;
+                self.publish_events().await;
+                return Err(err);
+            }
             let mut ev = event(id, &action, actor, Some(sb.state), None);
             ev.ok = false;
             ev.message = Some(err.chain());

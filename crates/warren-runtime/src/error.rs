@@ -182,6 +182,14 @@ pub enum RuntimeError {
         /// Sandbox id.
         id: String,
     },
+    /// The checkpoint's files do not match what was written (truncated, missing).
+    #[error("sandbox {id}: the checkpoint is damaged: {detail}")]
+    DamagedCheckpoint {
+        /// Sandbox or snapshot id.
+        id: String,
+        /// What does not match.
+        detail: String,
+    },
     /// A runc command failed.
     #[error("sandbox {id}: runc")]
     Runc {

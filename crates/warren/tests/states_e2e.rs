@@ -183,3 +183,53 @@ async fn hibernate_keeps_memory_and_listening_sockets() {
     assert!(again.contains(" n=1 "), "{again:?}");
     client.delete_sandbox(&sb.id).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_checkpoint_is_a_clear_error_not_a_hang() {
+    let Some(env) = common::env() else { return };
+    let registry = common::Registry::start();
+    let busybox = registry.push(&env.fixtures.join("busybox"), "latest", "busybox");
+    let daemon = common::Daemon::start(&env);
+    let client = daemon.client();
+    let mut req = CreateSandboxRequest::new(&busybox);
+    req.cmd = Some(vec!["sleep".into(), "3600".into()]);
+    for damage in ["truncate", "remove"] {
+        let sb = client.create_sandbox(&req).await.unwrap();
+        client.hibernate_sandbox(&sb.id).await.unwrap();
+        let checkpoint = daemon
+            .state
+            .join("sandboxes")
+            .join(&sb.id)
+            .join("checkpoint");
+        if damage == "truncate" {
+            // Cut every memory image in half.
+            for e in std::fs::read_dir(&checkpoint).unwrap().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with("pages-") {
+                    let len = e.metadata().unwrap().len();
+                    let f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(e.path())
+                        .unwrap();
+                    f.set_len(len / 2).unwrap();
+                }
+            }
+        } else {
+            std::fs::remove_dir_all(&checkpoint).unwrap();
+        }
+        let started = std::time::Instant::now();
+        let err = client.resume_sandbox(&sb.id).await.unwrap_err();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{damage}: took {:?}",
+            started.elapsed()
+        );
+        let found = client.get_sandbox(&sb.id).await.unwrap();
+        assert_eq!(found.state.as_str(), "error", "{damage}: {err}");
+        let why = found.error.unwrap_or_default();
+        assert!(why.contains("checkpoint"), "{damage}: {why}");
+        client.delete_sandbox(&sb.id).await.unwrap();
+        assert!(common::mounts_containing(&sb.id).is_empty());
+        assert!(common::cgroups_of(&sb.id).is_empty());
+    }
+}

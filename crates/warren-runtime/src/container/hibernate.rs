@@ -135,13 +135,11 @@ impl ContainerRuntime {
             });
         }
         // Complete: only now may a restore (or the reconciler) rely on it.
-        std::fs::File::create(layout.checkpoint_done())
-            .and_then(|f| f.sync_all())
-            .map_err(super::sb_err(
-                id,
-                "mark complete",
-                &layout.checkpoint_done(),
-            ))?;
+        super::manifest::write(&images, &layout.checkpoint_done()).map_err(super::sb_err(
+            id,
+            "mark complete",
+            &layout.checkpoint_done(),
+        ))?;
         // runc leaves the stopped container's state and cgroups; the checkpoint is what counts.
         self.end_container(id).await
     }
@@ -176,6 +174,12 @@ impl ContainerRuntime {
         if !layout.checkpoint_done().exists() {
             return Err(RuntimeError::NoCheckpoint { id: id.to_owned() });
         }
+        super::manifest::verify(&layout.checkpoint(), &layout.checkpoint_done()).map_err(
+            |detail| RuntimeError::DamagedCheckpoint {
+                id: id.to_owned(),
+                detail,
+            },
+        )?;
         self.ensure_no_container(id).await?;
         self.ensure_mounted(spec, &layout)?;
         // The OCI spec as at the checkpoint's time (restore must see the same mounts).
@@ -195,6 +199,7 @@ impl ContainerRuntime {
             Ok(()) => super::read_pid(id, &layout)?,
             Err(source) => {
                 let _ = self.end_container(id).await;
+                super::leftovers::release(&layout.criu_work(), &self.cfg.runc_root.join(id));
                 return Err(RuntimeError::Restore {
                     id: id.to_owned(),
                     source,
@@ -231,6 +236,12 @@ impl ContainerRuntime {
     ) -> Result<u32, RuntimeError> {
         let id = spec.id.as_str();
         let snap = self.existing_snapshot(from)?;
+        super::manifest::verify(&snap.checkpoint(), &snap.manifest()).map_err(|detail| {
+            RuntimeError::DamagedCheckpoint {
+                id: from.to_owned(),
+                detail,
+            }
+        })?;
         let work = layout.criu_work();
         super::mkdir(&work, 0o755).map_err(super::sb_err(id, "create", &work))?;
         self.runc

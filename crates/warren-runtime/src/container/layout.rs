@@ -14,7 +14,7 @@
 //!       agent.log            stdout+stderr of the agent itself (runc's stdio for PID 1; the
 //!                            agent reopens it from inside so that CRIU can checkpoint it)
 //!   checkpoint/              CRIU images of a hibernated sandbox (see `hibernate.rs`)
-//!   checkpoint.done          marker: the images are complete
+//!   checkpoint.done          marker: the images are complete; lists each image's name and size
 //!   criu-work/               CRIU's dump/restore logs
 //!   runc.log                 runc's own log (JSON lines), read for error messages
 //!   pid                      host pid of the agent, written by runc

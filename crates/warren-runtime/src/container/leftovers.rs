@@ -47,6 +47,43 @@ pub(crate) fn wait(state_dir: &Path, runc_root: &Path, limit: Duration) -> Vec<u
     }
 }
 
+/// What a CRIU run that never finished can leave of one sandbox: its own processes (their
+/// working directory is in the sandbox's bundle — the sandbox's processes see only paths inside
+/// their root, so they never match) and mounts under the bundle or runc's state of the sandbox
+/// (CRIU's cgroup yard, its root overlay). Killed and detached, best effort, before a delete.
+pub(crate) fn release(bundle: &Path, runc_state: &Path) {
+    let Ok(proc) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for pid in proc
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+    {
+        let in_bundle =
+            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(bundle));
+        if in_bundle && pid != i32::try_from(std::process::id()).unwrap_or(0) {
+            tracing::warn!(pid, bundle = %bundle.display(), "killing a leftover CRIU process");
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+    let Ok(mounts) = super::mountinfo::read() else {
+        return;
+    };
+    let mut points: Vec<_> = mounts
+        .into_iter()
+        .map(|m| m.mount_point)
+        .filter(|p| p.starts_with(bundle) || p.starts_with(runc_state))
+        .collect();
+    // Deepest first.
+    points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for p in points {
+        let _ = nix::mount::umount2(&p, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,7 @@ pub(crate) mod layout;
 mod leftovers;
 mod lifecycle;
 mod logs;
+mod manifest;
 mod mountinfo;
 mod park;
 pub(crate) mod rootfs;
@@ -701,6 +702,10 @@ impl ContainerRuntime {
         }
         self.end_container(id).await?;
         let layout = Layout::new(&self.cfg.state_dir, id);
+        if layout.criu_work().exists() {
+            // A restore that never finished may have left CRIU and its mounts behind.
+            leftovers::release(layout.dir(), &self.cfg.runc_root.join(id));
+        }
         // The overlay first: it holds the disk (its upper and work dirs) busy.
         Self::release_mounts(id, &layout)?;
         match std::fs::remove_dir_all(layout.dir()) {

@@ -12,6 +12,8 @@
 //!     run/                            memory only: the run dir (logs CRIU reopens by path)
 //!     checkpoint/                     memory only: CRIU images, 0755 (restores read them as
 //!                                     the mapped root)
+//!     checkpoint.manifest             memory only: name and size of each image (checked before
+//!                                     every restore)
 //!     criu-work/                      CRIU's dump log
 //! ```
 //!
@@ -62,6 +64,10 @@ impl SnapshotLayout {
     /// CRIU's dump log.
     pub(crate) fn criu_work(&self) -> PathBuf {
         self.dir.join("criu-work")
+    }
+    /// The manifest of `checkpoint/` (see `manifest.rs`).
+    pub(crate) fn manifest(&self) -> PathBuf {
+        self.dir.join("checkpoint.manifest")
     }
     /// Has a memory image.
     pub(crate) fn has_memory(&self) -> bool {
@@ -291,7 +297,9 @@ impl ContainerRuntime {
                 id: id.to_owned(),
                 source,
                 criu_log: hibernate::criu_log_tail(&tmp.criu_work(), "dump.log"),
-            })
+            })?;
+        super::manifest::write(&tmp.checkpoint(), &tmp.manifest())
+            .map_err(host_err("write the manifest of", &tmp.checkpoint()))
     }
 
     /// Bring the freezer back to how the caller found it: running, or paused.
