@@ -114,6 +114,38 @@ impl Archive {
         })
     }
 
+    /// Removes what uploads cut short by a crash left in a local archive directory (staging
+    /// files `KEY#N`); returns how many. Nothing to do for S3 (abandoned multipart uploads are
+    /// for the bucket's lifecycle rule). Call it when no upload is running, at start-up.
+    pub fn remove_stale_uploads(&self) -> usize {
+        let Some(dir) = &self.inner.local_dir else {
+            return 0;
+        };
+        let mut removed = 0;
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let path = e.path();
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push(path);
+                    continue;
+                }
+                let name = e.file_name();
+                let staging = name
+                    .to_str()
+                    .and_then(|n| n.rsplit_once('#'))
+                    .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+                if staging && std::fs::remove_file(&path).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        removed
+    }
+
     /// Where archives go, for logs and messages: `local:/var/lib/warren/archive` or
     /// `s3://bucket (endpoint http://127.0.0.1:9000, region us-east-1)`. Never the secret.
     pub fn describe(&self) -> String {

@@ -85,6 +85,8 @@ pub(crate) struct Store {
     pub store: Box<dyn ObjectStore>,
     /// [`ArchiveConfig::describe`].
     pub target: String,
+    /// The directory of a local archive.
+    pub local_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Store {
@@ -137,7 +139,15 @@ impl Store {
                 Box::new(builder.build().map_err(config_err)?)
             }
         };
-        Ok(Store { store, target })
+        let local_dir = match cfg {
+            ArchiveConfig::Local { dir } => Some(dir.clone()),
+            ArchiveConfig::S3 { .. } => None,
+        };
+        Ok(Store {
+            store,
+            target,
+            local_dir,
+        })
     }
 }
 

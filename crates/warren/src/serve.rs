@@ -60,6 +60,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the container runtime")?;
     let archive = warren_archive::Archive::open(&archive_config(&args)?)
         .context("cannot open the archive store")?;
+    let stale = archive.remove_stale_uploads();
+    if stale > 0 {
+        tracing::warn!(
+            count = stale,
+            "removed uploads to the archive a crash cut short"
+        );
+    }
     let core = Core::new(
         Arc::new(store),
         images,

@@ -360,3 +360,77 @@ async fn archive_to_s3_and_back() {
         "the secret must never be logged"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_killed_mid_archive_loses_nothing() {
+    let Some(env) = common::env() else { return };
+    let registry = common::Registry::start();
+    let busybox = registry.push(&env.fixtures.join("busybox"), "latest", "busybox");
+    let mut daemon = common::Daemon::start(&env);
+    let dir = daemon.take_dir().expect("owns its state dir");
+    let sb = daemon
+        .client()
+        .create_sandbox(&CreateSandboxRequest::new(&busybox))
+        .await
+        .unwrap();
+    // 48 MiB that do not compress, so the upload takes a while.
+    daemon
+        .client()
+        .exec(
+            &sb.id,
+            &sh("head -c 50331648 /dev/urandom > /big && md5sum /big > /big.md5"),
+        )
+        .await
+        .unwrap();
+    for delay_ms in [50u64, 300, 900] {
+        let client = daemon.client();
+        if client.get_sandbox(&sb.id).await.unwrap().state.as_str() == "running" {
+            client.stop_sandbox(&sb.id).await.unwrap();
+        }
+        let archiving = {
+            let client = client.clone();
+            let id = sb.id.clone();
+            tokio::spawn(async move { client.archive_sandbox(&id).await })
+        };
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        daemon.kill9();
+        let _ = archiving.await;
+        drop(daemon);
+        daemon = common::Daemon::start_in(&env, dir.path());
+        let client = daemon.client();
+        let state = client.get_sandbox(&sb.id).await.unwrap().state;
+        assert!(
+            matches!(state.as_str(), "stopped" | "archived"),
+            "after a kill at {delay_ms} ms: {state}"
+        );
+        // Whichever it is, it starts with its files intact, and nothing half-done is left.
+        client
+            .start_sandbox(&sb.id)
+            .await
+            .expect("start after the crash");
+        let out = client
+            .exec(&sb.id, &sh("md5sum -c /big.md5"))
+            .await
+            .unwrap();
+        assert_eq!(out.exit_code, 0, "after a kill at {delay_ms} ms: {out:?}");
+        let staging = count_files_named(&dir.path().join("archive"), '#');
+        assert_eq!(staging, 0, "staging files after a kill at {delay_ms} ms");
+    }
+    daemon.client().delete_sandbox(&sb.id).await.unwrap();
+}
+
+/// Files under `dir` whose name contains `c`.
+fn count_files_named(dir: &std::path::Path, c: char) -> usize {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                count_files_named(&e.path(), c)
+            } else {
+                usize::from(e.file_name().to_string_lossy().contains(c))
+            }
+        })
+        .sum()
+}

@@ -191,6 +191,19 @@ impl ContainerRuntime {
                 remove_dir_if_present(&entry.path()).map_err(host_err("remove", &entry.path()))?;
             }
         }
+        // Downloads from the archive cut short by a crash (`.ID.partial-PID-N`), here and among
+        // the sandboxes.
+        for dir in [&root, &self.cfg.state_dir] {
+            let rd = std::fs::read_dir(dir).map_err(host_err("list", dir))?;
+            for entry in rd.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') && name.contains(".partial-") {
+                    tracing::warn!(path = %entry.path().display(), "removing an interrupted download");
+                    remove_dir_if_present(&entry.path())
+                        .map_err(host_err("remove", &entry.path()))?;
+                }
+            }
+        }
         Ok(())
     }
 
