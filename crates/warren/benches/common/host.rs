@@ -1,10 +1,11 @@
 //! What the host says about load, CPU and memory: /proc/loadavg, /proc/stat, a process's CPU
-//! time, VmRSS and smaps_rollup fields, MemAvailable, the daemon's and a sandbox's pid, a
+//! time and age, VmRSS and smaps_rollup fields, MemAvailable, the daemon's and a sandbox's pid, a
 //! sandbox's cgroup memory and CPU time (v1 or v2), and where the
 //! busybox layer is in the daemon's image store.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
@@ -109,6 +110,17 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
     Some(ticks as f64 / clock_ticks())
+}
+
+/// How long ago a process started, from its start time in /proc/<pid>/stat and /proc/uptime.
+pub fn process_age(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 22, starttime (ticks after boot), is the 20th after the command.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let started = rest.split_whitespace().nth(19)?.parse::<u64>().ok()? as f64 / clock_ticks();
+    let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
+    let uptime = uptime.split_whitespace().next()?.parse::<f64>().ok()?;
+    Some(Duration::from_secs_f64((uptime - started).max(0.0)))
 }
 
 /// `sysconf(_SC_CLK_TCK)`.

@@ -1,5 +1,6 @@
-//! Pause/resume and hibernate/resume (issue 4's targets), measured against a real
-//! `warren serve`, next to raw `runc pause`/`resume` on the same kind of sandbox in the same run.
+//! Issue 4's lifecycle targets — pause/resume, hibernate/resume, snapshots and branches —
+//! measured against a real `warren serve`, next to raw runc doing the same on the same kind of
+//! sandbox in the same run.
 //!
 //! ```text
 //! export WARREN_FIXTURES=$PWD/.cache/fixtures
@@ -8,37 +9,80 @@
 //! ```
 //!
 //! 1. pause and resume of an idle busybox sandbox through REST, against `runc pause`/`resume` of
-//!    another busybox sandbox driven directly (the daemon's share is the difference);
+//!    another busybox sandbox driven directly (the daemon's share is the difference)
+//!    ([`suspend::pause_section`]);
 //! 2. hibernate and resume of a Python sandbox holding 100 MiB of state in memory (targets:
 //!    hibernate ≤ 200 ms, resume ≤ 150 ms at the p50), each checked by the sandbox answering
-//!    afterwards.
+//!    afterwards ([`suspend::hibernate_section`]);
+//! 3. the baseline under 2, 4, 5 and 6: raw `runc checkpoint --leave-running`, and `runc
+//!    checkpoint` + `runc restore`, of a twin 100 MiB sandbox, images on disk and on tmpfs
+//!    ([`baseline`], [`criu`], [`reconciler`]);
+//! 4. memory and files-only snapshots of a 100 MiB sandbox: how long it is frozen (the daemon's
+//!    `paused_ms`) and the request's wall time ([`snapshot::pause_section`]);
+//! 5. create from a memory snapshot, until the new sandbox answers an exec
+//!    ([`snapshot::restore_section`]);
+//! 6. branch ×10 of the 100 MiB sandbox (target: all ten running within 1.5 s), each answering
+//!    an exec, and the memory the ten are charged ([`branch`]).
 //!
 //! Settings: `WARREN_BENCH_N` (pause/resume pairs, 50), `WARREN_BENCH_HIBERNATE` (hibernate/
-//! resume pairs, 10).
+//! resume pairs, 10), `WARREN_BENCH_CHECKPOINT` (raw checkpoints of each kind per image place,
+//! 10), `WARREN_BENCH_SNAPSHOT` (snapshots of each kind, and creates from a memory snapshot,
+//! 10), `WARREN_BENCH_BRANCH` (branch ×10 runs, 3).
+//!
+//! Everything the bench creates is deleted at the end, also when a step fails ([`sandbox`]).
 #![allow(clippy::print_stdout)]
 
 #[path = "../common/mod.rs"]
 mod common;
 
+mod baseline;
+mod branch;
+mod criu;
+mod reconciler;
+mod sandbox;
+mod snapshot;
+mod suspend;
+
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use warren_api_types::{CreateSandboxRequest, ExecRequest};
 use warren_client::Client;
 
 use crate::common::rest::warm_up;
 use crate::common::setup::{self, Stack, env_usize};
-use crate::common::stats::{self, Report, Target};
+use crate::common::stats::Report;
+use crate::reconciler::ReconcileClock;
+use crate::sandbox::{Created, python_100_mib};
 
-/// A Python main process holding 100 MiB of random state.
-const HOLD_100_MIB: &str = "import os, time\nstate = bytearray(os.urandom(1 << 20) * 100)\n\
-while True: time.sleep(3600)";
+/// Runs of each kind.
+struct Settings {
+    pause: usize,
+    hibernate: usize,
+    checkpoint: usize,
+    snapshot: usize,
+    branch: usize,
+}
 
 fn main() -> anyhow::Result<()> {
     let json = setup::json_arg();
-    let n = env_usize("WARREN_BENCH_N", 50).max(1);
-    let hib = env_usize("WARREN_BENCH_HIBERNATE", 10).max(1);
-    let params = format!("N={n} pause/resume pairs, {hib} hibernate/resume pairs");
+    let s = Settings {
+        pause: env_usize("WARREN_BENCH_N", 50).max(1),
+        hibernate: env_usize("WARREN_BENCH_HIBERNATE", 10).max(1),
+        checkpoint: env_usize("WARREN_BENCH_CHECKPOINT", 10).max(1),
+        snapshot: env_usize("WARREN_BENCH_SNAPSHOT", 10).max(1),
+        branch: env_usize("WARREN_BENCH_BRANCH", 3).max(1),
+    };
+    let params = format!(
+        "N={} pause/resume pairs, {} hibernate/resume pairs, {} raw checkpoints, \
+         {} snapshots, {} branch ×{} runs",
+        s.pause,
+        s.hibernate,
+        s.checkpoint,
+        s.snapshot,
+        s.branch,
+        branch::BRANCHES
+    );
     let Some(stack) = setup::start(
         "warren lifecycle benchmark",
         &params,
@@ -47,17 +91,16 @@ fn main() -> anyhow::Result<()> {
     else {
         return Ok(());
     };
+    let clock = ReconcileClock::new(stack.pid, Instant::now());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let client = stack.daemon.client();
     let mut report = Report::default();
-    let mut ids = Vec::new();
-    let mut result = rt.block_on(run(&mut report, &client, &stack, n, hib, &mut ids));
-    for id in &ids {
-        if let Err(e) = rt.block_on(client.delete_sandbox(id)) {
-            result = result.and(Err(e.into()));
-        }
+    let mut created = Created::default();
+    let mut result = rt.block_on(run(&mut report, &client, &stack, &clock, &s, &mut created));
+    if let Err(e) = rt.block_on(created.delete_all(&client)) {
+        result = result.and(Err(e));
     }
     if let (Ok(()), Some(path)) = (&result, json) {
         result = std::fs::write(&path, serde_json::to_vec_pretty(&report.json())?)
@@ -68,11 +111,11 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// `runc <verb> <id>` against the daemon's runc root; how long it took.
-fn runc(stack: &Stack, verb: &str, id: &str) -> anyhow::Result<Duration> {
+fn runc(root: &Path, verb: &str, id: &str) -> anyhow::Result<Duration> {
     let t = Instant::now();
     let out = Command::new("runc")
         .arg("--root")
-        .arg(stack.daemon.state.join("runc"))
+        .arg(root)
         .args([verb, id])
         .output()?;
     anyhow::ensure!(
@@ -87,82 +130,34 @@ async fn run(
     report: &mut Report,
     client: &Client,
     stack: &Stack,
-    n: usize,
-    hib: usize,
-    ids: &mut Vec<String>,
+    clock: &ReconcileClock,
+    s: &Settings,
+    created: &mut Created,
 ) -> anyhow::Result<()> {
     let busybox = stack.image("busybox");
     let python = stack.image("python");
     warm_up(client, &[busybox, python]).await?;
+    let state = stack.daemon.state.as_path();
 
-    // 1. pause/resume: REST on one sandbox, raw runc on another.
-    let mut req = CreateSandboxRequest::new(busybox);
-    req.cmd = Some(vec!["sleep".into(), "3600".into()]);
-    let rest_sb = client.create_sandbox(&req).await?;
-    ids.push(rest_sb.id.clone());
-    let raw_sb = client.create_sandbox(&req).await?;
-    ids.push(raw_sb.id.clone());
-    let (mut pause, mut resume, mut raw_pause, mut raw_resume) = (vec![], vec![], vec![], vec![]);
-    for _ in 0..n {
-        let t = Instant::now();
-        client.pause_sandbox(&rest_sb.id).await?;
-        pause.push(t.elapsed());
-        let t = Instant::now();
-        client.resume_sandbox(&rest_sb.id).await?;
-        resume.push(t.elapsed());
-        raw_pause.push(runc(stack, "pause", &raw_sb.id)?);
-        raw_resume.push(runc(stack, "resume", &raw_sb.id)?);
-    }
-    let rows = vec![
-        stats::durations("pause via REST", &pause, Some(Target::AtMost(10.0))),
-        stats::durations("resume via REST", &resume, Some(Target::AtMost(10.0))),
-        stats::durations("runc pause (baseline)", &raw_pause, None),
-        stats::durations("runc resume (baseline)", &raw_resume, None),
-    ];
-    report.table("1. pause and resume, idle busybox sandbox", rows);
+    suspend::pause_section(
+        report,
+        client,
+        &state.join("runc"),
+        busybox,
+        s.pause,
+        created,
+    )
+    .await?;
+    suspend::hibernate_section(report, client, python, s.hibernate, created).await?;
+    let daemon = baseline::Daemon {
+        client,
+        state,
+        clock,
+    };
+    let raw = baseline::section(report, &daemon, python, s.checkpoint, created).await?;
 
-    // 2. hibernate/resume with 100 MiB of state.
-    let mut req = CreateSandboxRequest::new(python);
-    req.memory_mb = Some(512);
-    req.cmd = Some(vec!["python3".into(), "-c".into(), HOLD_100_MIB.into()]);
-    let sb = client.create_sandbox(&req).await?;
-    ids.push(sb.id.clone());
-    // Wait until the 100 MiB are allocated (RSS of the sandbox ≥ 100 MiB).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let m = client.sandbox_metrics(&sb.id).await?;
-        if m.current.memory_bytes >= 100 << 20 {
-            break;
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "the sandbox never reached 100 MiB"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let probe = ExecRequest::new(["true"]);
-    let (mut hibernate, mut wake) = (vec![], vec![]);
-    for _ in 0..hib {
-        let t = Instant::now();
-        client.hibernate_sandbox(&sb.id).await?;
-        hibernate.push(t.elapsed());
-        let t = Instant::now();
-        client.resume_sandbox(&sb.id).await?;
-        wake.push(t.elapsed());
-        anyhow::ensure!(client.exec(&sb.id, &probe).await?.exit_code == 0);
-    }
-    let rows = vec![
-        stats::durations(
-            "hibernate via REST (100 MiB RSS)",
-            &hibernate,
-            Some(Target::AtMost(200.0)),
-        ),
-        stats::durations(
-            "resume from hibernation via REST",
-            &wake,
-            Some(Target::AtMost(150.0)),
-        ),
-    ];
-    report.table("2. hibernate and resume, Python holding 100 MiB", rows);
-    Ok(())
+    let src = python_100_mib(client, python, created).await?;
+    snapshot::pause_section(report, client, &src.id, s.snapshot, &raw, created).await?;
+    snapshot::restore_section(report, client, &src.id, s.snapshot, &raw, created).await?;
+    branch::section(report, client, &src.id, s.branch, created).await
 }
