@@ -347,3 +347,75 @@ async fn a_daemon_killed_mid_capture_leaves_no_half_snapshot() {
     }
     daemon.client().delete_sandbox(&src.id).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_killed_mid_branch_or_hibernate_loses_nothing() {
+    let Some(env) = common::env() else { return };
+    let registry = common::Registry::start();
+    let python = registry.push(&env.fixtures.join("python"), "latest", "python");
+    let mut daemon = common::Daemon::start(&env);
+    let dir = daemon.take_dir().expect("owns its state dir");
+    let src = daemon
+        .client()
+        .create_sandbox(&counter_request(&python))
+        .await
+        .unwrap();
+    ask(&daemon.client(), &src.id).await;
+
+    for (op, delay_ms) in [
+        ("branch", 100u64),
+        ("branch", 600),
+        ("hibernate", 80),
+        ("hibernate", 250),
+    ] {
+        let client = daemon.client();
+        let job = {
+            let client = client.clone();
+            let id = src.id.clone();
+            tokio::spawn(async move {
+                match op {
+                    "branch" => client.branch_sandbox(&id, 3).await.map(drop),
+                    _ => client.hibernate_sandbox(&id).await.map(drop),
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        daemon.kill9();
+        let _ = job.await;
+        drop(daemon);
+        daemon = common::Daemon::start_in(&env, dir.path());
+        let client = daemon.client();
+        // No half-made snapshot; every sandbox listed is whole and answers.
+        for s in client.list_all_snapshots(None).await.unwrap() {
+            assert_eq!(
+                s.state,
+                warren_api_types::SnapshotState::Ready,
+                "{op} killed at {delay_ms} ms: {s:?}"
+            );
+        }
+        let all = client.list_all_sandboxes().await.unwrap();
+        for sb in &all {
+            let state = sb.state.as_str();
+            assert!(
+                matches!(state, "running" | "paused" | "hibernated"),
+                "{op} killed at {delay_ms} ms: {} is {state}",
+                sb.id
+            );
+            match state {
+                "paused" | "hibernated" => {
+                    client.resume_sandbox(&sb.id).await.unwrap();
+                }
+                _ => {}
+            }
+            assert!(ask(&client, &sb.id).await.1 > 1, "{}", sb.id);
+        }
+        // Back to just the source for the next round.
+        for sb in all.iter().filter(|s| s.id != src.id) {
+            client.delete_sandbox(&sb.id).await.unwrap();
+        }
+        for s in client.list_all_snapshots(None).await.unwrap() {
+            client.delete_snapshot(&s.id).await.unwrap();
+        }
+    }
+    daemon.client().delete_sandbox(&src.id).await.unwrap();
+}

@@ -111,7 +111,43 @@ pub(super) fn discard_checkpoint(id: &str, layout: &Layout) -> Result<(), Runtim
     Ok(())
 }
 
+/// Did the dump whose log is in `work` finish? (CRIU's last word on success.)
+fn dump_succeeded(work: &Path) -> bool {
+    std::fs::read(work.join("dump.log")).is_ok_and(|log| {
+        let tail = &log[log.len().saturating_sub(4096)..];
+        String::from_utf8_lossy(tail).contains("Dumping finished successfully")
+    })
+}
+
 impl ContainerRuntime {
+    /// At start-up, after a killed daemon's commands ended: a hibernate whose dump finished
+    /// after the daemon died (runc went on without it; the processes are gone, the images are
+    /// the only copy) is marked complete, so the sandbox counts as hibernated, not lost.
+    pub(super) fn complete_orphaned_checkpoints(&self) {
+        let Ok(rd) = std::fs::read_dir(&self.cfg.state_dir) else {
+            return;
+        };
+        for entry in rd.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            if !crate::validate::is_valid_id(&id) {
+                continue;
+            }
+            let layout = Layout::new(&self.cfg.state_dir, &id);
+            if !layout.checkpoint().is_dir()
+                || layout.checkpoint_done().exists()
+                || !dump_succeeded(&layout.criu_work())
+            {
+                continue;
+            }
+            match super::manifest::write(&layout.checkpoint(), &layout.checkpoint_done()) {
+                Ok(()) => tracing::warn!(sandbox = %id,
+                    "a hibernate finished after the daemon died; its checkpoint is kept"),
+                Err(e) => tracing::error!(sandbox = %id, error = %e,
+                    "cannot mark an orphaned checkpoint complete"),
+            }
+        }
+    }
+
     pub(crate) async fn hibernate_impl(&self, id: &str) -> Result<(), RuntimeError> {
         let layout = self.existing(id)?;
         discard_checkpoint(id, &layout)?;

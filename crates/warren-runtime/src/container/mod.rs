@@ -328,6 +328,7 @@ impl ContainerRuntime {
         if !left.is_empty() {
             tracing::warn!(pids = ?left, "commands of a previous daemon are still running");
         }
+        rt.complete_orphaned_checkpoints();
         rt.prepare_snapshots_root()?;
         Ok(rt)
     }
