@@ -7,23 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Fixture, unique_id};
+use common::{Fixture, criu_missing, unique_id};
 use warren_runtime::{ActualState, Runtime, RuntimeError, SandboxSpec};
-
-fn criu_missing() -> bool {
-    let ok = std::process::Command::new("criu")
-        .arg("check")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("WARREN_REQUIRE_E2E").is_none(),
-            "CRIU is missing or `criu check` fails (scripts/setup-host.sh builds it)"
-        );
-        eprintln!("SKIPPED: criu check fails");
-    }
-    !ok
-}
 
 /// The counter the main process keeps in its memory (and mirrors to /tmp/c).
 fn counter(f: &Fixture, id: &str) -> u64 {

@@ -75,13 +75,17 @@ impl SnapshotLayout {
     }
 }
 
-/// Copy `from` to `to` (which must not exist) with everything overlayfs and CRIU care about:
-/// owners, modes, times, xattrs (whiteouts' and opaque dirs'), devices, sockets, holes.
-pub(crate) async fn copy_tree(id: &str, from: &Path, to: &Path) -> Result<(), RuntimeError> {
+/// `cp -a --sparse=always <args...>`: everything overlayfs and CRIU care about is kept (owners,
+/// modes, times, xattrs of whiteouts and opaque dirs, devices, sockets, holes).
+async fn cp(
+    id: &str,
+    from: &Path,
+    to: &Path,
+    args: &[&std::ffi::OsStr],
+) -> Result<(), RuntimeError> {
     let out = tokio::process::Command::new("cp")
-        .args(["-a", "--sparse=always", "--no-target-directory"])
-        .arg(from)
-        .arg(to)
+        .args(["-a", "--sparse=always"])
+        .args(args)
         .stdin(std::process::Stdio::null())
         .output()
         .await
@@ -98,26 +102,20 @@ pub(crate) async fn copy_tree(id: &str, from: &Path, to: &Path) -> Result<(), Ru
     }
 }
 
+/// Copy `from` to `to` (which must not exist).
+pub(crate) async fn copy_tree(id: &str, from: &Path, to: &Path) -> Result<(), RuntimeError> {
+    let args = [
+        "--no-target-directory".as_ref(),
+        from.as_os_str(),
+        to.as_os_str(),
+    ];
+    cp(id, from, to, &args).await
+}
+
 /// Copy the contents of `from` into the existing directory `to`.
 pub(crate) async fn copy_contents(id: &str, from: &Path, to: &Path) -> Result<(), RuntimeError> {
-    let out = tokio::process::Command::new("cp")
-        .args(["-a", "--sparse=always"])
-        .arg(from.join("."))
-        .arg(to)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .map_err(host_err("run cp for", from))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(RuntimeError::SnapshotCopy {
-            id: id.to_owned(),
-            from: from.to_path_buf(),
-            to: to.to_path_buf(),
-            detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        })
-    }
+    let all = from.join(".");
+    cp(id, from, to, &[all.as_os_str(), to.as_os_str()]).await
 }
 
 /// Bytes allocated on disk under `dir` (holes not counted).

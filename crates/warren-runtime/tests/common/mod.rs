@@ -25,6 +25,23 @@ pub fn skip_reason() -> Option<String> {
     None
 }
 
+/// True (with a message) when CRIU is missing or `criu check` fails; a failure instead under
+/// `WARREN_REQUIRE_E2E`.
+pub fn criu_missing() -> bool {
+    let ok = Command::new("criu")
+        .arg("check")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("WARREN_REQUIRE_E2E").is_none(),
+            "CRIU is missing or `criu check` fails (scripts/setup-host.sh builds it)"
+        );
+        eprintln!("SKIPPED: criu check fails");
+    }
+    !ok
+}
+
 /// Skip the calling test (with a loud message) when the host cannot run it.
 #[macro_export]
 macro_rules! require_host {
