@@ -168,3 +168,61 @@ async fn filesystem_snapshots_keep_a_paused_sandbox_paused_and_boot_fresh() {
     }
     f.rt.delete_snapshot(&snap).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_fails_the_snapshot_cleanly_and_the_source_runs_on() {
+    require_host!();
+    if criu_missing() {
+        return;
+    }
+    let f = Fixture::new().await;
+    // The snapshots live on an 8 MiB filesystem; the sandbox holds ~24 MiB in memory.
+    let root = f.rt.config().state_dir.join(".snapshots");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(root.clone());
+
+    let id = unique_id("full");
+    let mut spec = counting_spec(&f, &id);
+    spec.limits.memory_bytes = 128 << 20;
+    spec.main_cmd = Some(vec![
+        "sh".into(),
+        "-c".into(),
+        "x=$(head -c 24000000 /dev/zero | tr '\\0' a); i=0; \
+         while true; do i=$((i+1)); echo $i > /tmp/c; sleep 0.05; done"
+            .into(),
+    ]);
+    f.rt.create(&spec).await.expect("create");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before = counter(&f, &id);
+
+    let err =
+        f.rt.snapshot(&id, &unique_id("snap-full"), true)
+            .await
+            .expect_err("a memory image larger than the disk");
+    assert!(
+        matches!(
+            err,
+            RuntimeError::Checkpoint { .. } | RuntimeError::SnapshotCopy { .. }
+        ),
+        "{err:?}"
+    );
+    // The source runs on, thawed; nothing of the snapshot is left.
+    assert_eq!(f.rt.state(&id).await.unwrap(), Some(ActualState::Running));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(counter(&f, &id) > before);
+    f.rt.agent(&id).await.unwrap().health().await.unwrap();
+    let left: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().collect();
+    assert!(left.is_empty(), "{left:?}");
+    f.rt.delete(&id).await.unwrap();
+}
