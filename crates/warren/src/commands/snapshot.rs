@@ -125,7 +125,8 @@ pub async fn run(cmd: SnapshotCommand) -> anyhow::Result<ExitCode> {
             for id in &ids {
                 let snap = client.archive_snapshot(id).await?;
                 if !remote.json {
-                    println!("{}\t{:?}", snap.id, snap.state);
+                    let state = serde_json::to_value(snap.state)?;
+                    println!("{}\t{}", snap.id, state.as_str().unwrap_or_default());
                 }
                 done.push(snap);
             }
