@@ -47,10 +47,10 @@ pub(crate) fn wait(state_dir: &Path, runc_root: &Path, limit: Duration) -> Vec<u
     }
 }
 
-/// What a CRIU run that never finished can leave of one sandbox: its own processes (their
-/// working directory is in the sandbox's bundle — the sandbox's processes see only paths inside
-/// their root, so they never match) and mounts under the bundle or runc's state of the sandbox
-/// (CRIU's cgroup yard, its root overlay). Killed and detached, best effort, before a delete.
+/// What a CRIU run that never finished can leave of one sandbox: `criu` processes working in the
+/// sandbox's bundle (their working directory is in it) and mounts under the bundle or runc's
+/// state of the sandbox (CRIU's cgroup yard, its root overlay). Killed and detached, best effort,
+/// before a delete.
 pub(crate) fn release(bundle: &Path, runc_state: &Path) {
     let Ok(proc) = std::fs::read_dir("/proc") else {
         return;
@@ -59,9 +59,12 @@ pub(crate) fn release(bundle: &Path, runc_state: &Path) {
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
     {
-        let in_bundle =
-            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(bundle));
-        if in_bundle && pid != i32::try_from(std::process::id()).unwrap_or(0) {
+        let is_criu = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|comm| comm.trim_end() == "criu");
+        let in_bundle = is_criu
+            && std::fs::read_link(format!("/proc/{pid}/cwd"))
+                .is_ok_and(|cwd| cwd.starts_with(bundle));
+        if in_bundle {
             tracing::warn!(pid, bundle = %bundle.display(), "killing a leftover CRIU process");
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
