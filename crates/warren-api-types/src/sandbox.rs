@@ -226,7 +226,7 @@ pub struct SandboxList {
 }
 
 /// Body of `PATCH /v1/sandboxes/{id}`: change what can change on a live sandbox. A field that is present
-/// replaces the whole map; an absent field is left as it is.
+/// replaces the whole map (or policy); an absent field is left as it is.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(
@@ -241,4 +241,8 @@ pub struct UpdateSandboxRequest {
     /// New metadata (same rules as at creation), replacing the old one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
+    /// New lifecycle policy, replacing the old one (as at creation: absent fields take the
+    /// server's defaults, `0` turns a rule off). Idle timers count from the last activity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<crate::LifecyclePolicy>,
 }

@@ -50,6 +50,8 @@ pub struct UpdateSandbox {
     pub labels: Option<BTreeMap<String, String>>,
     /// New metadata.
     pub metadata: Option<BTreeMap<String, String>>,
+    /// New lifecycle policy (resolved against the server's defaults).
+    pub lifecycle: Option<crate::PolicyInput>,
 }
 
 /// The persisted specification of a sandbox (the store's `spec` JSON).
@@ -421,7 +423,7 @@ impl Core {
         Ok((items, next))
     }
 
-    /// Replace a sandbox's labels and/or metadata, in any state but `deleting`.
+    /// Replace a sandbox's labels, metadata and/or lifecycle policy, in any state but `deleting`.
     pub async fn update_sandbox(
         &self,
         id: &str,
@@ -443,10 +445,19 @@ impl Core {
                 operation: "update",
             });
         }
+        let spec = match &req.lifecycle {
+            None => None,
+            Some(input) => {
+                let mut spec = sb.spec.clone();
+                spec.policy = input.resolve(&self.inner.defaults.policy)?;
+                Some(serde_json::to_value(&spec).expect("spec serializes"))
+            }
+        };
         let update = SandboxUpdate {
             id: id.to_owned(),
             labels: req.labels,
             metadata: req.metadata,
+            spec,
             event: event(id, "sandbox.update", actor, None, None),
         };
         let record = self

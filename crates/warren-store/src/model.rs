@@ -206,7 +206,7 @@ pub struct SandboxFilter {
     pub labels: Vec<(String, String)>,
 }
 
-/// A change of a sandbox's labels and/or metadata; `None` leaves that field as it is.
+/// A change of a sandbox's labels, metadata and/or spec; `None` leaves that field as it is.
 #[derive(Debug, Clone)]
 pub struct SandboxUpdate {
     /// Sandbox id.
@@ -215,6 +215,8 @@ pub struct SandboxUpdate {
     pub labels: Option<BTreeMap<String, String>>,
     /// New metadata.
     pub metadata: Option<BTreeMap<String, String>>,
+    /// New spec (its shape belongs to warren-core).
+    pub spec: Option<serde_json::Value>,
     /// Event to append in the same transaction.
     pub event: NewEvent,
 }

@@ -412,11 +412,13 @@ impl Store for SqliteStore {
                     .map(|m| serde_json::to_string(m).unwrap_or_else(|_| "{}".into()))
             };
             let done = sqlx::query(
-                "UPDATE sandboxes SET labels = COALESCE(?, labels), metadata = COALESCE(?, metadata)
+                "UPDATE sandboxes SET labels = COALESCE(?, labels), metadata = COALESCE(?, metadata),
+                     spec = COALESCE(?, spec)
                  WHERE id = ?",
             )
             .bind(json(&u.labels))
             .bind(json(&u.metadata))
+            .bind(u.spec.as_ref().map(|v| v.to_string()))
             .bind(&u.id)
             .execute(&mut *tx)
             .await

@@ -285,6 +285,7 @@ async fn updates_replace_only_the_given_maps_and_survive_reopen() {
             id: "sb-u".into(),
             labels: Some(new_labels.clone()),
             metadata: None,
+            spec: None,
             event: event("sb-u", "sandbox.update"),
         })
         .await
@@ -297,6 +298,7 @@ async fn updates_replace_only_the_given_maps_and_survive_reopen() {
             id: "sb-u".into(),
             labels: None,
             metadata: Some(BTreeMap::new()),
+            spec: None,
             event: event("sb-u", "sandbox.update"),
         })
         .await
@@ -312,6 +314,7 @@ async fn updates_replace_only_the_given_maps_and_survive_reopen() {
             id: "sb-none".into(),
             labels: None,
             metadata: None,
+            spec: None,
             event: event("sb-none", "sandbox.update"),
         })
         .await;

@@ -187,7 +187,38 @@ async fn policies_fire_with_reasons_and_survive_restarts() {
     );
     wait_for(&client, &pending.id, "stopped", Duration::from_secs(15)).await;
     assert!(!policy_events(&client, &pending.id).await.is_empty());
-    for id in [&pausing.id, &busy.id, &pending.id] {
+
+    // A live sandbox's policy can change; the CLI keeps the rules it is not given.
+    let mut req = with_policy(
+        &busybox,
+        LifecyclePolicy {
+            ttl_s: Some(3600),
+            ..Default::default()
+        },
+    );
+    req.labels.insert("k".into(), "v".into());
+    let later = client.create_sandbox(&req).await.unwrap();
+    assert_eq!(later.lifecycle.idle_timeout_s, None);
+    let out = daemon.cli(&[
+        "sandbox",
+        "update",
+        &later.id,
+        "--idle-timeout",
+        "1s",
+        "--idle-action",
+        "stop",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let changed = client.get_sandbox(&later.id).await.unwrap();
+    assert_eq!(changed.lifecycle.idle_timeout_s, Some(1));
+    assert_eq!(changed.lifecycle.ttl_s, Some(3600), "kept");
+    assert_eq!(changed.labels.get("k").map(String::as_str), Some("v"));
+    wait_for(&client, &later.id, "stopped", Duration::from_secs(10)).await;
+    for id in [&pausing.id, &busy.id, &pending.id, &later.id] {
         client.delete_sandbox(id).await.unwrap();
     }
 }

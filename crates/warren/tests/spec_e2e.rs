@@ -82,7 +82,7 @@ async fn labels_and_metadata_update(
             id,
             &UpdateSandboxRequest {
                 labels: Some(map(&[("team", "b"), ("tier", "gold")])),
-                metadata: None,
+                ..Default::default()
             },
         )
         .await
@@ -102,15 +102,15 @@ async fn labels_and_metadata_update(
     // Bad input: invalid label key, oversized metadata value, unknown field.
     let bad_label = UpdateSandboxRequest {
         labels: Some(map(&[("no spaces", "x")])),
-        metadata: None,
+        ..Default::default()
     };
     let err = client.update_sandbox(id, &bad_label).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::InvalidRequest));
     assert!(err.to_string().contains("labels"), "{err}");
     let big = "v".repeat(5000);
     let bad_meta = UpdateSandboxRequest {
-        labels: None,
         metadata: Some(map(&[("k", &big)])),
+        ..Default::default()
     };
     let err = client.update_sandbox(id, &bad_meta).await.unwrap_err();
     assert!(err.to_string().contains("metadata"), "{err}");

@@ -225,6 +225,7 @@ pub(crate) async fn update(
     let change = UpdateSandbox {
         labels: req.labels,
         metadata: req.metadata,
+        lifecycle: req.lifecycle.as_ref().map(convert::policy_input),
     };
     let sb = st.core.update_sandbox(&id, change, &who.key_name).await?;
     Ok(axum::Json(convert::sandbox(sb)))

@@ -36,7 +36,7 @@ pub enum SandboxCommand {
         #[command(flatten)]
         remote: Remote,
     },
-    /// Change a sandbox's labels or metadata (KEY=VALUE sets, KEY- removes).
+    /// Change a sandbox's labels or metadata (KEY=VALUE sets, KEY- removes) or lifecycle rules.
     Update(super::update::UpdateArgs),
     /// Run a command in a sandbox, streaming its output; exits with the command's exit code.
     Exec(ExecArgs),

@@ -1,11 +1,11 @@
-//! `warren sandbox update`: change labels and metadata of a live sandbox.
+//! `warren sandbox update`: change labels, metadata and lifecycle rules of a live sandbox.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::Args;
-use warren_api_types::UpdateSandboxRequest;
+use warren_api_types::{LifecyclePolicy, UpdateSandboxRequest};
 
 use crate::cli::Remote;
 use crate::{config, output};
@@ -20,8 +20,46 @@ pub struct UpdateArgs {
     /// Set metadata KEY=VALUE, or remove it with KEY- (repeatable).
     #[arg(short, long = "metadata", value_name = "KEY=VALUE|KEY-")]
     pub metadata: Vec<String>,
+    /// New idle timeout (e.g. 15m; 0: never); the policy's other rules are kept.
+    #[arg(long, value_parser = crate::cli::duration_s)]
+    pub idle_timeout: Option<u64>,
+    /// What idleness does: pause, hibernate or stop.
+    #[arg(long, value_parser = crate::cli::idle_action)]
+    pub idle_action: Option<warren_api_types::IdleAction>,
+    /// Archive after this long stopped or hibernated (0: never).
+    #[arg(long, value_parser = crate::cli::duration_s)]
+    pub auto_archive_after: Option<u64>,
+    /// Delete after this long stopped, hibernated or archived (0: never).
+    #[arg(long, value_parser = crate::cli::duration_s)]
+    pub auto_delete_after: Option<u64>,
+    /// Delete this long after creation (0: never).
+    #[arg(long, value_parser = crate::cli::duration_s)]
+    pub ttl: Option<u64>,
     #[command(flatten)]
     pub remote: Remote,
+}
+
+impl UpdateArgs {
+    fn changes_policy(&self) -> bool {
+        self.idle_timeout.is_some()
+            || self.idle_action.is_some()
+            || self.auto_archive_after.is_some()
+            || self.auto_delete_after.is_some()
+            || self.ttl.is_some()
+    }
+
+    /// The sandbox's policy with the given rules changed. The API replaces the whole policy and
+    /// fills absent rules from the server's defaults, so every rule is sent: off as 0.
+    fn policy(&self, current: &LifecyclePolicy) -> LifecyclePolicy {
+        let keep = |given: Option<u64>, now: Option<u64>| Some(given.or(now).unwrap_or(0));
+        LifecyclePolicy {
+            idle_timeout_s: keep(self.idle_timeout, current.idle_timeout_s),
+            idle_action: self.idle_action.or(current.idle_action),
+            auto_archive_after_s: keep(self.auto_archive_after, current.auto_archive_after_s),
+            auto_delete_after_s: keep(self.auto_delete_after, current.auto_delete_after_s),
+            ttl_s: keep(self.ttl, current.ttl_s),
+        }
+    }
 }
 
 /// One `KEY=VALUE` (set) or `KEY-` (remove) edit.
@@ -65,8 +103,10 @@ fn apply(
 }
 
 pub async fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
-    if args.labels.is_empty() && args.metadata.is_empty() {
-        bail!("nothing to change: give --label and/or --metadata");
+    if args.labels.is_empty() && args.metadata.is_empty() && !args.changes_policy() {
+        bail!(
+            "nothing to change: give --label, --metadata or a lifecycle rule (--idle-timeout, ...)"
+        );
     }
     let client = config::client(&args.remote)?;
     // The API replaces whole maps; merge the edits into what the sandbox has now.
@@ -74,6 +114,9 @@ pub async fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
     let req = UpdateSandboxRequest {
         labels: apply("label", &current.labels, &args.labels)?,
         metadata: apply("metadata", &current.metadata, &args.metadata)?,
+        lifecycle: args
+            .changes_policy()
+            .then(|| args.policy(&current.lifecycle)),
     };
     let sb = client.update_sandbox(&args.id, &req).await?;
     if args.remote.json {
