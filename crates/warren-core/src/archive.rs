@@ -83,10 +83,6 @@ impl Core {
         self.inner.archive.describe()
     }
 
-    pub(crate) fn can_archive(&self) -> bool {
-        true
-    }
-
     async fn upload(&self, id: &str, key: &str, dir: &std::path::Path) -> Result<u64, CoreError> {
         let transfers = Arc::clone(&self.inner);
         let owner = id.to_owned();

@@ -150,14 +150,8 @@ impl Core {
     /// How many sandboxes are in each state (states with none are left out).
     pub async fn sandbox_counts(&self) -> Result<Vec<(SandboxState, u64)>, CoreError> {
         let mut counts: HashMap<SandboxState, u64> = HashMap::new();
-        let mut after = None;
-        loop {
-            let page = self.inner.store.list_sandboxes(after, 500).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.seq);
-            for rec in page {
-                *counts.entry(rec.state).or_default() += 1;
-            }
+        for rec in self.all_sandbox_records().await? {
+            *counts.entry(rec.state).or_default() += 1;
         }
         let mut out: Vec<_> = counts.into_iter().collect();
         out.sort_by_key(|(st, _)| st.as_str());
@@ -204,20 +198,16 @@ impl Core {
     /// One pass of the sampler over every running sandbox.
     pub(crate) async fn sample_all(&self) -> Result<(), CoreError> {
         let mut alive = std::collections::HashSet::new();
-        let mut after = None;
-        loop {
-            let page = self.inner.store.list_sandboxes(after, 500).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.seq);
-            for rec in page
-                .into_iter()
-                .filter(|r| r.state == SandboxState::Running)
-            {
-                if let Err(e) = self.sample(&rec.id, true).await {
-                    tracing::debug!(sandbox = %rec.id, error = %e.chain(), "metrics sample failed");
-                }
-                alive.insert(rec.id);
+        for rec in self
+            .all_sandbox_records()
+            .await?
+            .into_iter()
+            .filter(|r| r.state == SandboxState::Running)
+        {
+            if let Err(e) = self.sample(&rec.id, true).await {
+                tracing::debug!(sandbox = %rec.id, error = %e.chain(), "metrics sample failed");
             }
+            alive.insert(rec.id);
         }
         self.inner.metrics.retain(&alive);
         Ok(())

@@ -200,12 +200,7 @@ pub struct PolicyAction {
 }
 
 /// What a sandbox's policy asks for now, if anything.
-fn due(
-    sb: &Sandbox,
-    last_active: i64,
-    now: i64,
-    can_archive: bool,
-) -> Option<(&'static str, String)> {
+fn due(sb: &Sandbox, last_active: i64, now: i64) -> Option<(&'static str, String)> {
     let p = &sb.spec.policy;
     let secs = |ms: i64| ms.max(0) / 1000;
     let elapsed = |since: i64| u64::try_from(secs(now - since)).unwrap_or(0);
@@ -244,7 +239,6 @@ fn due(
             }
             if let Some(after) = p.auto_archive_after_s
                 && sb.state != SandboxState::Archived
-                && can_archive
                 && since >= after
             {
                 return Some((
@@ -272,43 +266,37 @@ impl Core {
         }
         let now = now_ms();
         let mut done = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self.inner.store.list_sandboxes(after, 500).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.seq);
-            for rec in page {
-                let last_active = [
-                    rec.last_active_at,
-                    self.inner.activity.last_seen(&rec.id),
-                    Some(rec.updated_at),
-                ]
-                .into_iter()
-                .flatten()
-                .max()
-                .unwrap_or(rec.created_at);
-                let sb: Sandbox = rec.try_into()?;
-                let Some((action, reason)) = due(&sb, last_active, now, self.can_archive()) else {
-                    continue;
-                };
-                if !self.inner.policy_backoff.ready(&sb.id, now) {
-                    continue;
-                }
-                let error = self.apply_policy(&sb.id, action, &reason).await.err();
-                match &error {
-                    Some(e) => {
-                        tracing::warn!(sandbox = %sb.id, action, error = %e, "policy action failed");
-                        self.inner.policy_backoff.failed(&sb.id, now);
-                    }
-                    None => self.inner.policy_backoff.succeeded(&sb.id),
-                }
-                done.push(PolicyAction {
-                    sandbox: sb.id,
-                    action,
-                    reason,
-                    error: error.map(|e| e.chain()),
-                });
+        for rec in self.all_sandbox_records().await? {
+            let last_active = [
+                rec.last_active_at,
+                self.inner.activity.last_seen(&rec.id),
+                Some(rec.updated_at),
+            ]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(rec.created_at);
+            let sb: Sandbox = rec.try_into()?;
+            let Some((action, reason)) = due(&sb, last_active, now) else {
+                continue;
+            };
+            if !self.inner.policy_backoff.ready(&sb.id, now) {
+                continue;
             }
+            let error = self.apply_policy(&sb.id, action, &reason).await.err();
+            match &error {
+                Some(e) => {
+                    tracing::warn!(sandbox = %sb.id, action, error = %e, "policy action failed");
+                    self.inner.policy_backoff.failed(&sb.id, now);
+                }
+                None => self.inner.policy_backoff.succeeded(&sb.id),
+            }
+            done.push(PolicyAction {
+                sandbox: sb.id,
+                action,
+                reason,
+                error: error.map(|e| e.chain()),
+            });
         }
         Ok(done)
     }

@@ -63,33 +63,29 @@ impl Core {
         // One listing for the whole pass (not one `runc state` per sandbox); a sandbox whose
         // listed state disagrees with its record is asked again under its lock.
         let listed: HashMap<String, ActualState> = self.runtime_list().await?.into_iter().collect();
-        let mut after = None;
-        loop {
-            let page = self.inner.store.list_sandboxes(after, 500).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.seq);
-            for rec in page {
-                known.insert(rec.id.clone());
-                let _guard = self.inner.locks.lock(&rec.id).await;
-                // Re-read under the lock: a user operation may have just finished.
-                let Some(rec) = self.inner.store.get_sandbox(&rec.id).await? else {
-                    continue;
-                };
-                if rec.state == SandboxState::Archived && listed.contains_key(&rec.id) {
-                    // Local files an interrupted archive or unarchive left: the object counts.
-                    self.inner.runtime.delete(&rec.id).await.map_err(|source| {
-                        CoreError::Runtime {
-                            id: rec.id.clone(),
-                            source: Box::new(source),
-                        }
+        for rec in self.all_sandbox_records().await? {
+            known.insert(rec.id.clone());
+            let _guard = self.inner.locks.lock(&rec.id).await;
+            // Re-read under the lock: a user operation may have just finished.
+            let Some(rec) = self.inner.store.get_sandbox(&rec.id).await? else {
+                continue;
+            };
+            if rec.state == SandboxState::Archived && listed.contains_key(&rec.id) {
+                // Local files an interrupted archive or unarchive left: the object counts.
+                self.inner
+                    .runtime
+                    .delete(&rec.id)
+                    .await
+                    .map_err(|source| CoreError::Runtime {
+                        id: rec.id.clone(),
+                        source: Box::new(source),
                     })?;
-                    continue;
-                }
-                if agrees(rec.state, listed.get(&rec.id).copied()) {
-                    continue;
-                }
-                self.reconcile_one(&rec.id, rec.state, &mut report).await?;
+                continue;
             }
+            if agrees(rec.state, listed.get(&rec.id).copied()) {
+                continue;
+            }
+            self.reconcile_one(&rec.id, rec.state, &mut report).await?;
         }
         for id in listed.into_keys() {
             if known.contains(&id) {

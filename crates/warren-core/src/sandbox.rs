@@ -368,6 +368,20 @@ impl Core {
         self.get_sandbox(&id).await
     }
 
+    /// Every sandbox record, in creation order (read from the store a page at a time): for the
+    /// passes that look at all of them (reconciler, policies, metrics).
+    pub(crate) async fn all_sandbox_records(&self) -> Result<Vec<SandboxRecord>, CoreError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.inner.store.list_sandboxes(after, 500).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.seq);
+            all.extend(page);
+        }
+        Ok(all)
+    }
+
     /// One sandbox.
     pub async fn get_sandbox(&self, id: &str) -> Result<Sandbox, CoreError> {
         let mut sb: Sandbox = self
