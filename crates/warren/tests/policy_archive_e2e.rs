@@ -347,7 +347,14 @@ async fn archive_to_a_local_directory_and_back() {
     let sb = client.create_sandbox(&req).await.unwrap();
     client.stop_sandbox(&sb.id).await.unwrap();
     wait_for(&client, &sb.id, "archived", Duration::from_secs(15)).await;
-    assert!(!daemon.state.join("sandboxes").join(&sb.id).exists());
+    // The record says `archived` first (the object counts from then on); the local files go
+    // right after, under the same lock.
+    let local = daemon.state.join("sandboxes").join(&sb.id);
+    common::wait_until(
+        "an archived sandbox's local files to go",
+        Duration::from_secs(10),
+        || !local.exists(),
+    );
     let out = daemon.cli(&["sandbox", "start", &sb.id]);
     assert!(
         out.status.success(),

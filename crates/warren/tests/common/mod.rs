@@ -139,7 +139,7 @@ pub fn http_status(addr: SocketAddr, path: &str) -> Option<u16> {
         .ok()
 }
 
-fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ok() {
         assert!(
