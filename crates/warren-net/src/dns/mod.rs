@@ -1,0 +1,1 @@
+//! The sandboxes' DNS resolver (being written).
