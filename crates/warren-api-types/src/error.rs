@@ -25,8 +25,8 @@ pub struct ErrorDetail {
 /// Each comes with one HTTP status: `invalid_request` 400; `unauthorized` 401; `forbidden`
 /// and `permission_denied` 403; `sandbox_not_found`, `image_not_found`, `file_not_found`,
 /// `process_not_found` and `not_found` 404; `method_not_allowed` 405; `conflict` 409;
-/// `payload_too_large` 413; `rate_limited` 429; `internal` 500; `registry_error` and
-/// `agent_error` 502.
+/// `payload_too_large` 413; `rate_limited` 429; `internal` 500; `registry_error`,
+/// `agent_error` and `port_unreachable` 502.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -67,6 +67,8 @@ pub enum ErrorCode {
     /// Too many requests with this API key; retry after the `Retry-After`
     /// header's seconds (429).
     RateLimited,
+    /// Nothing answered on the sandbox's port (502).
+    PortUnreachable,
 }
 
 impl ErrorCode {
@@ -90,6 +92,7 @@ impl ErrorCode {
             Self::Internal => "internal",
             Self::Forbidden => "forbidden",
             Self::RateLimited => "rate_limited",
+            Self::PortUnreachable => "port_unreachable",
         }
     }
 
@@ -106,7 +109,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => 405,
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
-            Self::RegistryError | Self::AgentError => 502,
+            Self::RegistryError | Self::AgentError | Self::PortUnreachable => 502,
             Self::Internal => 500,
             Self::Forbidden => 403,
             Self::RateLimited => 429,

@@ -37,6 +37,8 @@ pub enum ErrorKind {
     NotFound,
     /// No such snapshot.
     SnapshotNotFound,
+    /// Nothing answered on a sandbox's port.
+    PortUnreachable,
 }
 
 /// Why a domain operation failed.
@@ -183,6 +185,25 @@ pub enum CoreError {
         /// The id asked for.
         id: String,
     },
+    /// The sandbox has no network address (networking is off, or it is not running).
+    #[error("sandbox {id} has no network address{reason}")]
+    NoNetwork {
+        /// Sandbox id.
+        id: String,
+        /// Why, starting with `: `, or empty.
+        reason: String,
+    },
+    /// A TCP connection to a sandbox's port failed.
+    #[error("nothing answers on port {port} of sandbox {id}")]
+    PortUnreachable {
+        /// Sandbox id.
+        id: String,
+        /// The port.
+        port: u16,
+        /// Why the connection failed.
+        #[source]
+        source: std::io::Error,
+    },
     /// The database failed.
     #[error("store failed")]
     Store {
@@ -218,10 +239,12 @@ impl CoreError {
             Self::SandboxNotFound { .. } => ErrorKind::SandboxNotFound,
             Self::KeyNotFound { .. } => ErrorKind::NotFound,
             Self::WrongState { .. }
+            | Self::NoNetwork { .. }
             | Self::ImageInUse { .. }
             | Self::SnapshotConflict { .. }
             | Self::SnapshotInUse { .. } => ErrorKind::Conflict,
             Self::SnapshotNotFound { .. } => ErrorKind::SnapshotNotFound,
+            Self::PortUnreachable { .. } => ErrorKind::PortUnreachable,
             Self::ImageNotFound { .. } => ErrorKind::ImageNotFound,
             Self::Pull { source, .. } => image_kind(source.kind()),
             Self::Import { source } => image_kind(source.kind()),

@@ -26,6 +26,7 @@ mod locks;
 mod logs;
 mod metrics;
 mod policy;
+mod ports;
 mod process;
 mod reconcile;
 mod reconcile_snapshots;

@@ -45,6 +45,7 @@ impl From<CoreError> for ApiError {
             ErrorKind::Internal => ErrorCode::Internal,
             ErrorKind::NotFound => ErrorCode::NotFound,
             ErrorKind::SnapshotNotFound => ErrorCode::SnapshotNotFound,
+            ErrorKind::PortUnreachable => ErrorCode::PortUnreachable,
         };
         let message = e.chain();
         if code == ErrorCode::Internal || code == ErrorCode::AgentError {

@@ -1,0 +1,65 @@
+//! Reaching a sandbox's TCP ports from the host: the preview proxy and the SSH gateway's port
+//! forwarding connect through here, waking a paused or hibernated sandbox first.
+
+use tokio::net::TcpStream;
+use warren_store::SandboxState;
+
+use crate::lifecycle::LifecycleOp;
+use crate::{Core, CoreError, Sandbox};
+
+impl Core {
+    /// Make sure sandbox `id` runs: a paused or hibernated (or archived hibernated) sandbox is
+    /// resumed, as on wake-on-traffic; a running one is returned as it is. Other states are a
+    /// [`CoreError::WrongState`].
+    pub async fn wake(&self, id: &str, actor: &str) -> Result<Sandbox, CoreError> {
+        let sb = self.get_sandbox(id).await?;
+        match sb.state {
+            SandboxState::Running => Ok(sb),
+            SandboxState::Paused | SandboxState::Hibernated | SandboxState::Archived => {
+                match self
+                    .change_sandbox_state(id, LifecycleOp::Resume, actor)
+                    .await
+                {
+                    Ok(sb) => Ok(sb),
+                    // Someone else woke it between our read and our lock.
+                    Err(CoreError::WrongState {
+                        state: SandboxState::Running,
+                        ..
+                    }) => self.get_sandbox(id).await,
+                    Err(e) => Err(e),
+                }
+            }
+            state => Err(CoreError::WrongState {
+                id: id.to_owned(),
+                state,
+                operation: "connect to",
+            }),
+        }
+    }
+
+    /// Open a TCP connection to `port` of sandbox `id` (woken first, see [`Core::wake`]).
+    pub async fn connect_port(
+        &self,
+        id: &str,
+        port: u16,
+        actor: &str,
+    ) -> Result<TcpStream, CoreError> {
+        self.wake(id, actor).await?;
+        let addr = self.sandbox_address(id)?;
+        TcpStream::connect((addr, port))
+            .await
+            .map_err(|source| CoreError::PortUnreachable {
+                id: id.to_owned(),
+                port,
+                source,
+            })
+    }
+
+    /// The address of sandbox `id` on the warren bridge.
+    pub fn sandbox_address(&self, id: &str) -> Result<std::net::Ipv4Addr, CoreError> {
+        Err(CoreError::NoNetwork {
+            id: id.to_owned(),
+            reason: ": networking is not set up yet".into(),
+        })
+    }
+}
