@@ -17,6 +17,7 @@ mod files;
 mod image;
 mod keys;
 mod metrics;
+mod network;
 mod policy;
 mod process;
 mod sandbox;
@@ -31,6 +32,7 @@ pub use files::{
 pub use image::{Image, ImageConfig, ImageList, PullEvent, PullRequest};
 pub use keys::{ApiKey, CreateKeyRequest, CreatedKey, KeyList, KeyScope};
 pub use metrics::{MetricsSample, SandboxMetrics};
+pub use network::{ListeningPort, NetworkMode, NetworkPolicy, PortList, SandboxNetwork};
 pub use policy::{IdleAction, LifecyclePolicy};
 pub use process::{
     OutputChunk, Process, ProcessExit, ProcessList, ProcessStarted, SignalName, SignalRequest,

@@ -63,6 +63,12 @@ pub struct CreateSandboxRequest {
     /// take the server's defaults, `0` turns a rule off.
     #[serde(default)]
     pub lifecycle: crate::LifecyclePolicy,
+    /// Egress policy (default: `outbound`). From a snapshot, absent means the snapshot's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::NetworkPolicy>,
+    /// Ports the preview proxy serves without a token (default none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_ports: Option<Vec<u16>>,
 }
 
 impl CreateSandboxRequest {
@@ -82,6 +88,8 @@ impl CreateSandboxRequest {
             labels: BTreeMap::new(),
             metadata: BTreeMap::new(),
             lifecycle: crate::LifecyclePolicy::default(),
+            network: None,
+            public_ports: None,
         }
     }
 }
@@ -190,6 +198,9 @@ pub struct Sandbox {
     /// of an archived sandbox, runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer: Option<ArchiveTransfer>,
+    /// Its network: policy, public ports, address and preview access token.
+    #[serde(default)]
+    pub network: crate::SandboxNetwork,
 }
 
 /// Progress of a transfer to or from the archive.
@@ -245,4 +256,11 @@ pub struct UpdateSandboxRequest {
     /// server's defaults, `0` turns a rule off). Idle timers count from the last activity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<crate::LifecyclePolicy>,
+    /// New egress policy, in force at once (connections it no longer allows stop getting new
+    /// packets through; established ones already allowed continue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::NetworkPolicy>,
+    /// New list of public ports, replacing the old one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_ports: Option<Vec<u16>>,
 }

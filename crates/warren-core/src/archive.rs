@@ -174,6 +174,8 @@ impl Core {
         if let Err(e) = self.inner.runtime.delete(id).await {
             tracing::warn!(sandbox = %id, error = %e, "cannot remove an archived sandbox's files");
         }
+        // Its address goes back to the pool; it gets one again when it comes back.
+        self.detach_network(id).await;
         self.get_sandbox(id).await
     }
 

@@ -41,6 +41,11 @@ pub(crate) fn api_key() -> String {
     format!("wrn_{}", random_string(KEY_ALPHABET, 40))
 }
 
+/// A new per-sandbox access token for its ports (preview URLs): 32 characters (~190 bits).
+pub(crate) fn access_token() -> String {
+    random_string(KEY_ALPHABET, 32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

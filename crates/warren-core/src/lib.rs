@@ -25,6 +25,7 @@ mod lifecycle;
 mod locks;
 mod logs;
 mod metrics;
+mod network;
 mod policy;
 mod ports;
 mod process;
@@ -47,6 +48,7 @@ pub use keys::{CreateKey, CreatedKey, KeyInfo, MAX_KEY_LIFETIME_S, Scope};
 pub use lifecycle::LifecycleOp;
 pub use logs::MAX_TAIL_LINES;
 pub use metrics::{MetricsSample, SandboxMetrics};
+pub use network::{NetworkSpec, NetworkUpdate};
 pub use policy::{IdleAction, POLICY_ACTOR, Policy, PolicyAction, PolicyInput};
 pub use process::{
     ProcessEnd, ProcessEvent, ProcessEvents, ProcessSignal, RunningProcess, StartProcess,
@@ -60,6 +62,7 @@ pub use warren_agent_proto::{AgentBody, EntryInfo, FileStream, FileType};
 pub use warren_images::{
     Credentials, Image, ImageConfig, NoProgress, PullEvent, PullOptions, PullProgress,
 };
+pub use warren_net::{EgressPolicy, NetworkMode};
 pub use warren_store::EventRecord;
 pub use warren_store::SnapshotState;
 pub use warren_store::{SandboxFilter, SandboxState};
@@ -113,6 +116,7 @@ struct Inner {
     transfers: archive::Transfers,
     activity: policy::ActivityLog,
     policy_backoff: policy::PolicyBackoff,
+    network: Option<warren_net::Network>,
 }
 
 impl std::fmt::Debug for Core {
@@ -145,7 +149,19 @@ impl Core {
                 transfers: archive::Transfers::default(),
                 activity: policy::ActivityLog::default(),
                 policy_backoff: policy::PolicyBackoff::default(),
+                network: None,
             }),
         }
+    }
+
+    /// Put sandboxes on `network` (call right after [`Core::new`], before the core is cloned).
+    ///
+    /// # Panics
+    /// When the core was cloned already.
+    pub fn with_network(mut self, network: warren_net::Network) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_network is called before the core is shared")
+            .network = Some(network);
+        self
     }
 }

@@ -140,7 +140,9 @@ impl Core {
     async fn boot_spec(&self, sb: &Sandbox) -> Result<warren_runtime::SandboxSpec, CoreError> {
         let image = self.resolve_image(&sb.image_digest).await?;
         let layers = self.layer_dirs(&image).await?;
-        Ok(runtime_spec(&sb.id, &sb.spec, &image, layers))
+        let mut spec = runtime_spec(&sb.id, &sb.spec, &image, layers);
+        spec.network = self.attach_network(&sb.id, &sb.spec.network).await?;
+        Ok(spec)
     }
 
     async fn run_op(&self, sb: &Sandbox, op: LifecycleOp) -> Result<(), CoreError> {

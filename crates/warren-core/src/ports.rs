@@ -54,12 +54,25 @@ impl Core {
                 source,
             })
     }
+}
 
-    /// The address of sandbox `id` on the warren bridge.
-    pub fn sandbox_address(&self, id: &str) -> Result<std::net::Ipv4Addr, CoreError> {
-        Err(CoreError::NoNetwork {
-            id: id.to_owned(),
-            reason: ": networking is not set up yet".into(),
-        })
+impl Core {
+    /// The TCP ports running sandbox `id` listens on for others (not loopback-only), with
+    /// whether each is public.
+    pub async fn listening_ports(&self, id: &str) -> Result<Vec<(u16, bool)>, CoreError> {
+        let sb = self.running_sandbox(id, "list the ports of").await?;
+        let ports = self
+            .inner
+            .runtime
+            .listening_ports(id)
+            .await
+            .map_err(|source| CoreError::Runtime {
+                id: id.to_owned(),
+                source: Box::new(source),
+            })?;
+        Ok(ports
+            .into_iter()
+            .map(|p| (p, sb.spec.network.public_ports.contains(&p)))
+            .collect())
     }
 }

@@ -111,6 +111,7 @@ impl Core {
             self.publish_events().await;
             report.orphans.push(id);
         }
+        self.release_stale_addresses().await?;
         Ok(report)
     }
 

@@ -41,6 +41,10 @@ pub struct CreateSandbox {
     pub metadata: BTreeMap<String, String>,
     /// Lifecycle policy; absent rules take the server's defaults.
     pub lifecycle: crate::PolicyInput,
+    /// Egress policy; `None`: outbound.
+    pub network: Option<warren_net::EgressPolicy>,
+    /// Ports the preview proxy serves without a token.
+    pub public_ports: Option<Vec<u16>>,
 }
 
 /// A change to a live sandbox; `None` fields are left as they are, given maps replace the old.
@@ -84,6 +88,9 @@ pub struct SandboxSpec {
     /// Lifecycle policy (resolved at creation).
     #[serde(default)]
     pub policy: crate::Policy,
+    /// Network settings.
+    #[serde(default)]
+    pub network: crate::NetworkSpec,
 }
 
 /// A sandbox as the domain sees it.
@@ -117,6 +124,8 @@ pub struct Sandbox {
     pub last_active_at: Option<i64>,
     /// An archive transfer in progress.
     pub transfer: Option<crate::Transfer>,
+    /// Its address on the warren bridge, while it has one.
+    pub address: Option<std::net::Ipv4Addr>,
 }
 
 /// Everything a create has worked out before touching anything.
@@ -178,6 +187,7 @@ impl TryFrom<SandboxRecord> for Sandbox {
             parent_snapshot: r.parent_snapshot,
             last_active_at: r.last_active_at,
             transfer: None,
+            address: None,
         })
     }
 }
@@ -206,6 +216,10 @@ impl Core {
         if let Some(user) = &req.user {
             validate::user("user", user)?;
         }
+        let egress = req.network.clone().unwrap_or_default();
+        crate::network::validate_egress(&egress)?;
+        let public_ports =
+            crate::network::validate_public_ports(req.public_ports.as_deref().unwrap_or(&[]))?;
         let cpu = req.cpu.unwrap_or(d.cpu);
         if !cpu.is_finite() || !(0.1..=64.0).contains(&cpu) {
             return Err(CoreError::invalid(
@@ -247,6 +261,11 @@ impl Core {
             disk_mb,
             snapshot_layers: Vec::new(),
             policy: req.lifecycle.resolve(&d.policy)?,
+            network: crate::NetworkSpec {
+                egress,
+                public_ports,
+                access_token: ids::access_token(),
+            },
         })
     }
 
@@ -335,15 +354,26 @@ impl Core {
         if restore {
             runtime_spec.restore_from = spec.snapshot_layers.last().cloned();
         }
-        if let Err(source) = self.inner.runtime.create(&runtime_spec).await {
-            let err = CoreError::Runtime {
-                id: id.clone(),
-                source: Box::new(source),
-            };
+        let created = match self.attach_network(&id, &spec.network).await {
+            Ok(network) => {
+                runtime_spec.network = network;
+                self.inner
+                    .runtime
+                    .create(&runtime_spec)
+                    .await
+                    .map_err(|source| CoreError::Runtime {
+                        id: id.clone(),
+                        source: Box::new(source),
+                    })
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(err) = created {
             // The runtime cleaned up after itself; make sure, then drop the record.
             if let Err(e) = self.inner.runtime.delete(&id).await {
                 tracing::warn!(sandbox = %id, error = %e, "cleanup after failed create");
             }
+            self.detach_network(&id).await;
             let mut ev = event(
                 &id,
                 "sandbox.create",
@@ -398,6 +428,7 @@ impl Core {
     /// What only this daemon's memory knows: a transfer in progress, activity not yet saved.
     fn add_live_fields(&self, sb: &mut Sandbox) {
         sb.transfer = self.transfer(&sb.id);
+        sb.address = self.network().and_then(|n| n.address(&sb.id));
         sb.last_active_at = sb.last_active_at.max(self.inner.activity.last_seen(&sb.id));
     }
 
@@ -507,6 +538,7 @@ impl Core {
                 id: id.to_owned(),
                 source: Box::new(source),
             })?;
+        self.detach_network(id).await;
         let ev = event(
             id,
             "sandbox.deleted",
@@ -633,6 +665,7 @@ pub(crate) fn runtime_spec(
         main_cmd: main_cmd(spec, &image.config),
         snapshot_layers: spec.snapshot_layers.clone(),
         restore_from: None,
+        network: None,
         limits: Limits {
             memory_bytes: spec.memory_mb * 1024 * 1024,
             // Validated to 0.1..=64, so this is 100..=64000.

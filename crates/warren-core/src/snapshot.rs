@@ -442,6 +442,14 @@ impl Core {
             labels: req.labels.clone(),
             metadata: req.metadata.clone(),
             lifecycle: req.lifecycle,
+            network: req
+                .network
+                .clone()
+                .or_else(|| Some(b.network.egress.clone())),
+            public_ports: req
+                .public_ports
+                .clone()
+                .or_else(|| Some(b.network.public_ports.clone())),
         };
         let mut launch = self.plan_from_image(&merged).await?;
         launch.spec.snapshot_layers = base.layers.clone();

@@ -115,6 +115,7 @@ async fn main() {
         },
         snapshot_layers: Vec::new(),
         restore_from: None,
+        network: None,
     };
 
     // Warm up caches (page cache of runc, the agent, busybox).

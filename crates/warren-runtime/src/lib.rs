@@ -127,6 +127,10 @@ pub trait Runtime: Send + Sync + 'static {
     /// Where a sandbox's files live (and where an archived one is unpacked to, as a whole).
     fn files_dir(&self, id: &str) -> PathBuf;
 
+    /// TCP ports a running sandbox listens on for other hosts (not bound to loopback only),
+    /// lowest first.
+    fn listening_ports<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Vec<u16>, RuntimeError>>;
+
     /// Where a snapshot's files live (and where an archived one is unpacked to, as a whole).
     fn snapshot_dir(&self, snapshot_id: &str) -> PathBuf;
 }
@@ -193,6 +197,18 @@ pub struct SandboxSpec {
     /// Create only: continue the processes captured in this memory snapshot instead of booting
     /// the main process (its layers must be `snapshot_layers`).
     pub restore_from: Option<String>,
+    /// The network namespace to join, prepared by the caller (`warren-net`); `None`: a new one
+    /// with only loopback.
+    pub network: Option<NetworkAttachment>,
+}
+
+/// A network namespace prepared for a sandbox (see `warren-net`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkAttachment {
+    /// The namespace's bind mount, e.g. `/run/netns/warren-10.88.0.5`.
+    pub netns: PathBuf,
+    /// Resolver addresses written to the sandbox's `/etc/resolv.conf`.
+    pub nameservers: Vec<std::net::IpAddr>,
 }
 
 /// Resource limits of a sandbox. A zero means "no limit" for that resource.

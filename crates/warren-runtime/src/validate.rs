@@ -94,6 +94,7 @@ mod tests {
             limits: Limits::default(),
             snapshot_layers: Vec::new(),
             restore_from: None,
+            network: None,
         }
     }
 

@@ -60,7 +60,7 @@ fn activity_of<'a>(method: &Method, path: &'a str) -> Option<&'a str> {
 
 /// Shaped like a sandbox id (`sb-` and up to 61 of `[a-z0-9]`): only such path segments are
 /// noted as activity.
-fn sandbox_id_like(s: &str) -> bool {
+pub(crate) fn sandbox_id_like(s: &str) -> bool {
     s.len() <= 64
         && s.strip_prefix("sb-").is_some_and(|rest| {
             !rest.is_empty()

@@ -50,6 +50,38 @@ pub(crate) fn sandbox(s: Sandbox) -> api::Sandbox {
             done_bytes: t.done_bytes,
             total_bytes: t.total_bytes,
         }),
+        network: network(&s.spec.network, s.address),
+    }
+}
+
+fn network(
+    n: &warren_core::NetworkSpec,
+    address: Option<std::net::Ipv4Addr>,
+) -> api::SandboxNetwork {
+    api::SandboxNetwork {
+        mode: match n.egress.mode {
+            warren_core::NetworkMode::None => api::NetworkMode::None,
+            warren_core::NetworkMode::Outbound => api::NetworkMode::Outbound,
+            warren_core::NetworkMode::Restricted => api::NetworkMode::Restricted,
+        },
+        allow: n.egress.allow.clone(),
+        deny: n.egress.deny.clone(),
+        public_ports: n.public_ports.clone(),
+        address: address.map(|a| a.to_string()),
+        access_token: (!n.access_token.is_empty()).then(|| n.access_token.clone()),
+    }
+}
+
+/// An egress policy from a request.
+pub(crate) fn egress(p: &api::NetworkPolicy) -> warren_core::EgressPolicy {
+    warren_core::EgressPolicy {
+        mode: match p.mode {
+            api::NetworkMode::None => warren_core::NetworkMode::None,
+            api::NetworkMode::Outbound => warren_core::NetworkMode::Outbound,
+            api::NetworkMode::Restricted => warren_core::NetworkMode::Restricted,
+        },
+        allow: p.allow.clone(),
+        deny: p.deny.clone(),
     }
 }
 

@@ -14,6 +14,7 @@ mod error;
 mod http_metrics;
 mod json;
 pub mod openapi;
+mod proxy;
 mod rate_limit;
 mod routes;
 mod scope;
@@ -36,6 +37,9 @@ pub struct AppState {
     pub tmp_dir: PathBuf,
     /// Per-API-key request rate limits.
     pub rate_limiter: RateLimiter,
+    /// The domain of preview host names: `<port>-<sandbox id>.<domain>` (default
+    /// `localhost`).
+    pub preview_domain: String,
 }
 
 /// The whole API as one router.
@@ -47,6 +51,10 @@ pub fn router(state: AppState) -> Router {
         .merge(routes.authenticated.route_layer(authenticated))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            proxy::intercept,
+        ))
         .with_state(state)
 }
 

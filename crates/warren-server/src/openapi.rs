@@ -167,6 +167,11 @@ tar for files. The terminal (`/v1/sandboxes/{id}/pty`) is a WebSocket.";
         (name = "lifecycle", description = "State changes of a sandbox: pause and resume \
             (frozen in memory), hibernate (checkpointed to disk, memory released) and resume, \
             stop and start (processes ended, files kept)."),
+        (name = "networking", description = "A sandbox's listening ports and their preview \
+            URLs. The preview proxy serves `http://<port>-<sandbox id>.<preview domain>/` and \
+            `/v1/sandboxes/{id}/ports/{port}/...` (a private port needs the sandbox's access token \
+            in `X-Warren-Token`, once as `?warren_token=` which becomes a cookie, or an API key; \
+            a paused or hibernated sandbox is woken by the request)."),
         (name = "snapshots", description = "Snapshots (a sandbox's files, and optionally its \
             memory, captured while it keeps running), sandboxes made from them, branches, and \
             their lineage."),

@@ -106,6 +106,29 @@ pub struct ServeArgs {
     #[arg(long, env = "WARREN_POLICY_INTERVAL_MS", default_value_t = 5000,
           value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     pub policy_interval_ms: u64,
+    /// Run sandboxes without networking (each gets a namespace with loopback only; no
+    /// bridge, firewall or resolver is set up, and preview URLs do not work).
+    #[arg(long, env = "WARREN_NO_NETWORK")]
+    pub no_network: bool,
+    /// The bridge sandboxes are attached to (also the name of warren's nftables table).
+    #[arg(long, env = "WARREN_BRIDGE", default_value = "warren0")]
+    pub bridge: String,
+    /// The sandboxes' IPv4 subnet; its first address is the bridge's (gateway and resolver).
+    #[arg(long, env = "WARREN_SUBNET", default_value = "10.88.0.0/16")]
+    pub subnet: warren_net::Ipv4Net,
+    /// Resolver the sandboxes' DNS queries are forwarded to, `IP[:PORT]` (repeatable;
+    /// default: the nameservers of /etc/resolv.conf).
+    #[arg(long = "dns-upstream", env = "WARREN_DNS_UPSTREAM", value_delimiter = ',', value_parser = socket_addr_53)]
+    pub dns_upstreams: Vec<SocketAddr>,
+    /// Network namespaces kept ready so that creates do not wait for one.
+    #[arg(long, env = "WARREN_NETNS_POOL", default_value_t = 8,
+          value_parser = clap::value_parser!(u64).range(0..=256))]
+    pub netns_pool: u64,
+    /// Domain of preview URLs: `<port>-<sandbox id>.<domain>`. The default `localhost` works in
+    /// a local browser with no DNS set-up; use a wildcard DNS name pointing at this host
+    /// otherwise.
+    #[arg(long, env = "WARREN_PREVIEW_DOMAIN", default_value = "localhost")]
+    pub preview_domain: String,
     /// Directory archived sandboxes and snapshots go to (default: the state dir's `archive`), unless
     /// an S3 bucket is given.
     #[arg(long, env = "WARREN_ARCHIVE_DIR")]
@@ -183,4 +206,14 @@ mod tests {
         assert!(duration_s("m").is_err());
         assert!(duration_s("").is_err());
     }
+}
+
+/// `IP` or `IP:PORT` (port 53 by default).
+fn socket_addr_53(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    s.parse::<std::net::IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("{s:?} is not IP or IP:PORT"))
 }

@@ -67,7 +67,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "removed uploads to the archive a crash cut short"
         );
     }
-    let core = Core::new(
+    let network = if args.no_network {
+        None
+    } else {
+        Some(open_network(&args).await?)
+    };
+    let mut core = Core::new(
         Arc::new(store),
         images,
         Arc::new(runtime),
@@ -78,6 +83,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         archive,
     );
+    if let Some(net) = network {
+        core = core.with_network(net);
+    }
 
     core.start_events()
         .await
@@ -97,6 +105,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if report != Default::default() {
         tracing::info!(?report, "reconciled sandboxes left by the previous daemon");
     }
+    core.restore_network()
+        .await
+        .context("cannot restore the sandboxes' network")?;
     spawn_reconciler(core.clone());
     spawn_policy_enforcer(core.clone(), Duration::from_millis(args.policy_interval_ms));
     core.spawn_metrics_sampler();
@@ -139,6 +150,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             rps: args.rate_limit_rps,
             burst: args.rate_limit_burst,
         }),
+        preview_domain: args.preview_domain.clone(),
     });
     // Streamed responses (SSE exec, events, logs) send small writes: without TCP_NODELAY the
     // first ones wait for the client's delayed ACK (~40 ms, measured by the api bench).
@@ -153,6 +165,35 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("server failed")?;
     tracing::info!("stopped; sandboxes keep running");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Set up the bridge, firewall, resolver and namespace pool.
+async fn open_network(args: &ServeArgs) -> anyhow::Result<warren_net::Network> {
+    let dns_upstreams = if args.dns_upstreams.is_empty() {
+        let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        warren_net::dns::upstreams_from_resolv_conf(&text)
+    } else {
+        args.dns_upstreams.clone()
+    };
+    if dns_upstreams.is_empty() {
+        tracing::warn!(
+            "no DNS upstream (none in /etc/resolv.conf, no --dns-upstream): sandboxes cannot resolve names"
+        );
+    }
+    warren_net::Network::open(warren_net::NetConfig {
+        bridge: args.bridge.clone(),
+        subnet: args.subnet,
+        state_dir: args.state_dir.join("network"),
+        dns_upstreams,
+        pool_size: usize::try_from(args.netns_pool).unwrap_or(8),
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "cannot set up sandbox networking on bridge {} ({}); --no-network runs without it",
+            args.bridge, args.subnet
+        )
+    })
 }
 
 /// Refuse to start on a host that cannot run sandboxes, saying what to fix.

@@ -40,6 +40,10 @@ impl Layout {
     pub(crate) fn config(&self) -> PathBuf {
         self.dir.join("config.json")
     }
+    /// The sandbox's `/etc/resolv.conf` (bind-mounted read-only) when it has a network.
+    pub(crate) fn resolv_conf(&self) -> PathBuf {
+        self.dir.join("resolv.conf")
+    }
     pub(crate) fn rootfs(&self) -> PathBuf {
         self.dir.join("rootfs")
     }

@@ -36,6 +36,7 @@ mod logs;
 mod manifest;
 mod mountinfo;
 mod park;
+mod ports;
 pub(crate) mod rootfs;
 pub(crate) mod runc;
 mod seccomp;
@@ -462,6 +463,15 @@ impl ContainerRuntime {
     async fn boot(&self, spec: &SandboxSpec, layout: &Layout) -> Result<SandboxInfo, RuntimeError> {
         let id = spec.id.as_str();
         self.mount_rootfs(spec, layout)?;
+        let resolv_conf = layout.resolv_conf();
+        if let Some(net) = &spec.network {
+            let text: String = net
+                .nameservers
+                .iter()
+                .map(|ns| format!("nameserver {ns}\n"))
+                .collect();
+            std::fs::write(&resolv_conf, text).map_err(sb_err(id, "write", &resolv_conf))?;
+        }
 
         let oci = spec::build(
             spec,
@@ -473,6 +483,7 @@ impl ContainerRuntime {
                 kernel: self.kernel,
                 compat_32bit: self.cfg.compat_32bit,
                 main_log: self.cfg.main_log,
+                resolv_conf: spec.network.as_ref().map(|_| resolv_conf.as_path()),
             },
         );
         let json = serde_json::to_vec_pretty(&oci)
@@ -869,6 +880,14 @@ impl Runtime for ContainerRuntime {
 
     fn files_dir(&self, id: &str) -> PathBuf {
         self.bundle_dir(id)
+    }
+
+    fn listening_ports<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Vec<u16>, RuntimeError>> {
+        Box::pin(async move {
+            let layout = self.existing(id)?;
+            let pid = read_pid(id, &layout)?;
+            Ok(ports::listening(pid))
+        })
     }
 
     fn snapshot_dir(&self, snapshot_id: &str) -> PathBuf {

@@ -151,6 +151,9 @@ pub(crate) struct Linux {
 pub(crate) struct Namespace {
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// Join this namespace instead of creating one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -241,6 +244,8 @@ pub(crate) struct HostParts<'a> {
     pub compat_32bit: bool,
     /// Rotation of the main process's log (passed to the agent).
     pub main_log: LogRotation,
+    /// The file bind-mounted at `/etc/resolv.conf` (with a network attachment).
+    pub resolv_conf: Option<&'a Path>,
 }
 
 fn strs(v: &[&str]) -> Vec<String> {
@@ -377,9 +382,25 @@ pub(crate) fn build(spec: &SandboxSpec, host: &HostParts<'_>) -> Spec {
         source: host.run_dir.display().to_string(),
         options: strs(&["bind", "rw", "nosuid", "nodev", "noexec"]),
     });
+    if let Some(resolv) = host.resolv_conf {
+        mounts.push(Mount {
+            destination: "/etc/resolv.conf".into(),
+            kind: "bind".into(),
+            source: resolv.display().to_string(),
+            options: strs(&["bind", "ro", "nosuid", "nodev", "noexec"]),
+        });
+    }
+    let netns = spec.network.as_ref().map(|n| n.netns.display().to_string());
     let namespaces = ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"]
         .into_iter()
-        .map(|kind| Namespace { kind })
+        .map(|kind| Namespace {
+            kind,
+            path: if kind == "network" {
+                netns.clone()
+            } else {
+                None
+            },
+        })
         .collect();
     Spec {
         oci_version: "1.0.2",
@@ -445,6 +466,7 @@ mod tests {
             },
             snapshot_layers: Vec::new(),
             restore_from: None,
+            network: None,
         }
     }
 
@@ -457,6 +479,7 @@ mod tests {
             kernel: (6, 1),
             compat_32bit: false,
             main_log: LogRotation::default(),
+            resolv_conf: None,
         };
         serde_json::to_value(build(&sample(), &host)).unwrap()
     }
@@ -556,6 +579,7 @@ mod tests {
             kernel: (6, 1),
             compat_32bit: false,
             main_log: LogRotation::default(),
+            resolv_conf: None,
         };
         let j = serde_json::to_value(build(&s, &host)).unwrap();
         let r = &j["linux"]["resources"];

@@ -120,6 +120,7 @@ impl Fixture {
             },
             snapshot_layers: Vec::new(),
             restore_from: None,
+            network: None,
         }
     }
 

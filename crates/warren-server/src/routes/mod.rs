@@ -13,6 +13,7 @@ mod keys;
 mod lifecycle;
 mod logs;
 mod metrics;
+mod ports;
 mod process_stream;
 mod processes;
 mod sandboxes;
@@ -67,6 +68,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
         logs::Api::openapi(),
         lifecycle::Api::openapi(),
         snapshots::Api::openapi(),
+        ports::Api::openapi(),
     ] {
         doc.merge(part);
     }
@@ -87,6 +89,7 @@ pub(crate) fn v1() -> Router<AppState> {
         .merge(terminal::routes())
         .merge(metrics::routes())
         .merge(logs::routes())
+        .merge(ports::routes())
         .route_layer(axum::middleware::from_fn(crate::http_metrics::track))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
 }

@@ -82,6 +82,8 @@ pub(crate) async fn create(
         labels: req.labels,
         metadata: req.metadata,
         lifecycle: convert::policy_input(&req.lifecycle),
+        network: req.network.as_ref().map(convert::egress),
+        public_ports: req.public_ports,
     };
     let sb = st.core.create_sandbox(input, &who.key_name).await?;
     Ok((StatusCode::CREATED, axum::Json(convert::sandbox(sb))))
@@ -193,10 +195,11 @@ pub(crate) async fn get_one(
     )))
 }
 
-/// Change a sandbox's labels or metadata
+/// Change a sandbox's labels, metadata, lifecycle or network policy
 ///
-/// A field that is present replaces the whole map; an absent one is left as it is. Records a
-/// `sandbox.update` event.
+/// A field that is present replaces the whole map (or policy); an absent one is left as it is.
+/// A network policy takes effect at once, without a restart. Records a `sandbox.update` event
+/// (and `sandbox.network` for network changes).
 #[utoipa::path(
     patch,
     path = "/v1/sandboxes/{id}",
@@ -222,12 +225,31 @@ pub(crate) async fn update(
     Path(id): Path<String>,
     Json(req): Json<api::UpdateSandboxRequest>,
 ) -> Result<axum::Json<api::Sandbox>, ApiError> {
+    let network =
+        (req.network.is_some() || req.public_ports.is_some()).then(|| warren_core::NetworkUpdate {
+            egress: req.network.as_ref().map(convert::egress),
+            public_ports: req.public_ports.clone(),
+        });
     let change = UpdateSandbox {
         labels: req.labels,
         metadata: req.metadata,
         lifecycle: req.lifecycle.as_ref().map(convert::policy_input),
     };
-    let sb = st.core.update_sandbox(&id, change, &who.key_name).await?;
+    if let Some(n) = &network {
+        n.validate()?;
+    }
+    let only_network = change.labels.is_none()
+        && change.metadata.is_none()
+        && change.lifecycle.is_none()
+        && network.is_some();
+    let mut sb = if only_network {
+        st.core.get_sandbox(&id).await?
+    } else {
+        st.core.update_sandbox(&id, change, &who.key_name).await?
+    };
+    if let Some(network) = network {
+        sb = st.core.update_network(&id, network, &who.key_name).await?;
+    }
     Ok(axum::Json(convert::sandbox(sb)))
 }
 

@@ -154,6 +154,8 @@ pub struct CreateArgs {
     #[arg(long, value_parser = crate::cli::duration_s)]
     pub ttl: Option<u64>,
     #[command(flatten)]
+    pub network: super::network::NetworkFlags,
+    #[command(flatten)]
     pub remote: Remote,
 }
 
@@ -255,6 +257,8 @@ pub async fn run(cmd: SandboxCommand) -> anyhow::Result<ExitCode> {
 
 async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     let req = CreateSandboxRequest {
+        network: args.network.policy(),
+        public_ports: args.network.public_ports(),
         image: args.image.unwrap_or_default(),
         snapshot: args.snapshot,
         cmd: (!args.cmd.is_empty()).then_some(args.cmd),

@@ -36,6 +36,8 @@ pub struct UpdateArgs {
     #[arg(long, value_parser = crate::cli::duration_s)]
     pub ttl: Option<u64>,
     #[command(flatten)]
+    pub network: super::network::NetworkFlags,
+    #[command(flatten)]
     pub remote: Remote,
 }
 
@@ -103,9 +105,16 @@ fn apply(
 }
 
 pub async fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
-    if args.labels.is_empty() && args.metadata.is_empty() && !args.changes_policy() {
+    let network = args.network.policy();
+    let public_ports = args.network.public_ports();
+    if args.labels.is_empty()
+        && args.metadata.is_empty()
+        && !args.changes_policy()
+        && network.is_none()
+        && public_ports.is_none()
+    {
         bail!(
-            "nothing to change: give --label, --metadata or a lifecycle rule (--idle-timeout, ...)"
+            "nothing to change: give --label, --metadata, a lifecycle rule (--idle-timeout, ...) or a network rule (--network, --allow, --deny, --public-port)"
         );
     }
     let client = config::client(&args.remote)?;
@@ -117,6 +126,8 @@ pub async fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
         lifecycle: args
             .changes_policy()
             .then(|| args.policy(&current.lifecycle)),
+        network,
+        public_ports,
     };
     let sb = client.update_sandbox(&args.id, &req).await?;
     if args.remote.json {
