@@ -144,7 +144,7 @@ mod tests {
         for (bad, why) in [
             ("", "not a domain"),
             ("*", "wildcard"),
-            ("*.", "not a domain"),
+            ("*.", "wildcard"),
             (".", "not a domain"),
             ("a..b", "empty label"),
             (".example.com", "empty label"),
