@@ -19,9 +19,12 @@ const CLIENT_WAIT: Duration = Duration::from_secs(5);
 
 // ---------- the test policy ----------
 
+/// One `learn` call: the client, the addresses, and when learning completed.
+type Learned = (IpAddr, Vec<(IpAddr, u32)>, Instant);
+
 #[derive(Default)]
 struct TestPolicy {
-    learned: Mutex<Vec<(IpAddr, Vec<(IpAddr, u32)>, Instant)>>,
+    learned: Mutex<Vec<Learned>>,
     decided: Mutex<Vec<String>>,
 }
 
