@@ -572,3 +572,20 @@ async fn dropping_the_server_stops_it() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn learn_that_takes_too_long_gives_servfail() {
+    let up = fake_upstream(Mode::Normal).await;
+    // The test policy's learn takes 100 ms.
+    let config = DnsConfig {
+        learn_timeout: Duration::from_millis(20),
+        ..DnsConfig::default()
+    };
+    let (server, _policy) = start(vec![up.addr], config).await;
+    let reply = udp_query(server.local_addr(), 31, "slow-learn.test").await;
+    assert_eq!((reply.header.id, reply.header.rcode), (31, rcode::SERVFAIL));
+    assert!(
+        reply.answers.is_empty(),
+        "addresses sent before the firewall learned them"
+    );
+}
