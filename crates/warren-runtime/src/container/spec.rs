@@ -356,13 +356,28 @@ pub(crate) fn build(spec: &SandboxSpec, host: &HostParts<'_>) -> Spec {
             "mqueue",
             &["nosuid", "noexec", "nodev"],
         ),
-        // The sandbox owns its network namespace, so sysfs can be mounted from the user namespace.
-        mount(
-            "/sys",
-            "sysfs",
-            "sysfs",
-            &["nosuid", "noexec", "nodev", "ro"],
-        ),
+        if spec.network.is_none() {
+            // The sandbox owns its network namespace, so sysfs can be mounted from the user
+            // namespace.
+            mount(
+                "/sys",
+                "sysfs",
+                "sysfs",
+                &["nosuid", "noexec", "nodev", "ro"],
+            )
+        } else {
+            // A prepared network namespace belongs to the host's user namespace (so the sandbox
+            // cannot change its own addresses, routes or firewall), and the kernel only lets a
+            // user namespace mount sysfs for a network namespace it owns: bind the host's sysfs
+            // instead (as podman does in this case), recursively read-only: a user namespace
+            // may not bind a mount without the mounts on top of it.
+            mount(
+                "/sys",
+                "bind",
+                "/sys",
+                &["rbind", "rro", "nosuid", "noexec", "nodev"],
+            )
+        },
         mount(
             "/sys/fs/cgroup",
             "cgroup",

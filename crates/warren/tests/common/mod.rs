@@ -236,6 +236,8 @@ pub struct Daemon {
     pub state: PathBuf,
     child: Option<Child>,
     _dir: Option<tempfile::TempDir>,
+    /// Its own bridge and subnet.
+    pub net: TestNet,
 }
 
 impl Daemon {
@@ -291,6 +293,8 @@ impl Daemon {
     ) -> Self {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let net = TestNet::for_state(state);
+        let net_args = net.args();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -300,6 +304,7 @@ impl Daemon {
             Command::new(env!("CARGO_BIN_EXE_warren"))
                 .args(["serve", "--listen", &addr.to_string(), "--state-dir"])
                 .arg(state)
+                .args(&net_args)
                 .args(args)
                 // No per-key rate limit unless a test asks for one with flags
                 // (flags override the environment).
@@ -317,6 +322,7 @@ impl Daemon {
             state: state.to_owned(),
             child: Some(child),
             _dir: None,
+            net,
         };
         let start = Instant::now();
         while http_status(addr, "/healthz") != Some(200) {
@@ -403,6 +409,94 @@ impl Drop for Daemon {
             let _ = c.kill();
             let _ = c.wait();
         }
+        self.net.release();
+    }
+}
+
+/// A bridge and subnet of its own for each test daemon (daemons run in parallel), kept in
+/// `<state>.net` so that a daemon restarted on the same state dir gets the same ones; torn down
+/// (namespaces, firewall table, bridge) when the last daemon handle on it is dropped.
+#[derive(Debug, Clone)]
+pub struct TestNet {
+    /// Bridge (and nftables table) name.
+    pub bridge: String,
+    /// `10.x.y.0/24`.
+    pub subnet: String,
+    /// The bridge's address (the gateway).
+    pub gateway: String,
+    state: PathBuf,
+}
+
+static NET_USERS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+impl TestNet {
+    fn for_state(state: &Path) -> Self {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let file = state.with_extension("net");
+        let n: u32 = match std::fs::read_to_string(&file) {
+            Ok(t) => t.trim().parse().unwrap(),
+            Err(_) => {
+                let n = (std::process::id() % 1000) * 16
+                    + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 16;
+                std::fs::write(&file, n.to_string()).unwrap();
+                n
+            }
+        };
+        NET_USERS.lock().unwrap().push(state.to_owned());
+        let (a, b) = (100 + (n / 256) % 100, n % 256);
+        TestNet {
+            bridge: format!("wt{n}"),
+            subnet: format!("10.{a}.{b}.0/24"),
+            gateway: format!("10.{a}.{b}.1"),
+            state: state.to_owned(),
+        }
+    }
+
+    fn args(&self) -> Vec<String> {
+        vec![
+            "--bridge".into(),
+            self.bridge.clone(),
+            "--subnet".into(),
+            self.subnet.clone(),
+            "--netns-pool".into(),
+            "2".into(),
+        ]
+    }
+
+    /// Forget one user; the last one removes everything of this network.
+    fn release(&self) {
+        let mut users = NET_USERS.lock().unwrap();
+        if let Some(i) = users.iter().position(|s| *s == self.state) {
+            users.remove(i);
+        }
+        if users.contains(&self.state) {
+            return;
+        }
+        drop(users);
+        self.teardown();
+    }
+
+    /// Delete the namespaces, the firewall table and the bridge.
+    pub fn teardown(&self) {
+        let prefix = format!("{}-", self.bridge);
+        if let Ok(rd) = std::fs::read_dir("/run/netns") {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = Command::new("ip")
+                        .args(["netns", "delete"])
+                        .arg(e.file_name())
+                        .status();
+                }
+            }
+        }
+        let _ = Command::new("nft")
+            .args(["delete", "table", "inet", &self.bridge])
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = Command::new("ip")
+            .args(["link", "delete", &self.bridge])
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 }
 
