@@ -12,6 +12,13 @@ impl Client {
             .await
     }
 
+    /// `GET /v1/sandboxes/{id}/ports`: the ports a running sandbox listens on, with their
+    /// preview URLs.
+    pub async fn list_ports(&self, id: &str) -> Result<warren_api_types::PortList, ClientError> {
+        self.json(self.request(Method::GET, &format!("/v1/sandboxes/{}/ports", seg(id))))
+            .await
+    }
+
     /// `GET /v1/metrics`: the daemon's metrics in Prometheus text format.
     pub async fn prometheus_metrics(&self) -> Result<String, ClientError> {
         let resp = self.send(self.request(Method::GET, "/v1/metrics")).await?;

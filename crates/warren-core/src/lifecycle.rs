@@ -95,6 +95,9 @@ impl Core {
                 operation: op.as_str(),
             });
         }
+        if op == LifecycleOp::Hibernate {
+            self.refuse_checkpoint_if_networked(id, "hibernate")?;
+        }
         let action = format!("sandbox.{}", op.as_str());
         if let Err(err) = self.run_op(&sb, op).await {
             if checkpoint_unusable(&err) && sb.state == SandboxState::Hibernated {

@@ -119,6 +119,26 @@ impl Core {
         }
     }
 
+    /// Refuse `operation` (a checkpoint: hibernate, snapshot, branch) on a sandbox with a
+    /// network: CRIU dumps only network namespaces owned by the sandbox's user namespace, and a
+    /// prepared one belongs to the host's (so the sandbox cannot change its own address).
+    pub(crate) fn refuse_checkpoint_if_networked(
+        &self,
+        id: &str,
+        operation: &'static str,
+    ) -> Result<(), CoreError> {
+        if self.network().and_then(|n| n.address(id)).is_some() {
+            return Err(CoreError::Unsupported {
+                id: id.to_owned(),
+                operation,
+                reason: "checkpoints (hibernate, memory snapshots, branches) of sandboxes with \
+                         networking are not supported yet; pause works, or run the server \
+                         without --network",
+            });
+        }
+        Ok(())
+    }
+
     /// The address of sandbox `id` on the warren bridge.
     pub fn sandbox_address(&self, id: &str) -> Result<std::net::Ipv4Addr, CoreError> {
         let Some(net) = self.network() else {

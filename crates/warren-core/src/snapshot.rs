@@ -166,6 +166,9 @@ impl Core {
         req: CreateSnapshot,
         actor: &str,
     ) -> Result<Snapshot, CoreError> {
+        if req.memory {
+            self.refuse_checkpoint_if_networked(id, "take a memory snapshot of")?;
+        }
         if let Some(name) = &req.name {
             validate_name(name)?;
         }
@@ -474,6 +477,7 @@ impl Core {
             ));
         }
         let source = self.get_sandbox(id).await?;
+        self.refuse_checkpoint_if_networked(id, "branch")?;
         let snap = {
             let _guard = self.inner.locks.lock(id).await;
             self.capture(

@@ -157,16 +157,20 @@ table inet {table} {{
         )
     }
 
-    /// Remove sandbox `ip`'s rules.
+    /// Take sandbox `ip` out of the `egress` map (fails when it is not there).
+    pub(crate) fn unmap(&self, ip: Ipv4Addr) -> String {
+        format!("delete element inet {} egress {{ {ip} }}\n", self.table)
+    }
+
+    /// Remove sandbox `ip`'s chain and set (once it is out of the map, see
+    /// [`Firewall::unmap`]).
     pub(crate) fn remove(&self, ip: Ipv4Addr) -> String {
         let t = &self.table;
         let chain = Self::chain(ip);
         let set = Self::dns_set(ip);
         // `add` first so that the deletes cannot fail on something already gone.
         format!(
-            "add element inet {t} egress {{ {ip} : drop }}\n\
-             delete element inet {t} egress {{ {ip} }}\n\
-             add chain inet {t} {chain}\n\
+            "add chain inet {t} {chain}\n\
              delete chain inet {t} {chain}\n\
              add set inet {t} {set} {{ type ipv4_addr; flags timeout; }}\n\
              delete set inet {t} {set}\n"

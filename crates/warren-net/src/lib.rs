@@ -268,6 +268,8 @@ impl Network {
         let Some(ip) = self.address(id) else {
             return Ok(());
         };
+        // Not in the map (a policy that never got in) is fine.
+        let _ = host::nft(&self.inner.fw.unmap(ip)).await;
         host::nft(&self.inner.fw.remove(ip)).await?;
         self.state().policies.remove(&ip);
         netns::delete(&self.inner.cfg.bridge, ip).await?;

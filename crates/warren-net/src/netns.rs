@@ -79,7 +79,8 @@ pub(crate) async fn delete(bridge: &str, ip: Ipv4Addr) -> Result<(), NetError> {
         .join(&host_end)
         .exists()
     {
-        ip_batch(None, &format!("link delete {host_end}\n")).await?;
+        // The kernel removes the pair with the namespace, asynchronously: best effort.
+        let _ = ip_batch(None, &format!("link delete {host_end}\n")).await;
     }
     Ok(())
 }

@@ -106,10 +106,11 @@ pub struct ServeArgs {
     #[arg(long, env = "WARREN_POLICY_INTERVAL_MS", default_value_t = 5000,
           value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     pub policy_interval_ms: u64,
-    /// Run sandboxes without networking (each gets a namespace with loopback only; no
-    /// bridge, firewall or resolver is set up, and preview URLs do not work).
-    #[arg(long, env = "WARREN_NO_NETWORK")]
-    pub no_network: bool,
+    /// Give sandboxes networking: a bridge, NAT, egress policies, a resolver and preview URLs.
+    /// Without it, each sandbox has loopback only. Sandboxes with networking cannot be
+    /// hibernated, memory-snapshotted or branched yet.
+    #[arg(long, env = "WARREN_NETWORK")]
+    pub network: bool,
     /// The bridge sandboxes are attached to (also the name of warren's nftables table).
     #[arg(long, env = "WARREN_BRIDGE", default_value = "warren0")]
     pub bridge: String,
@@ -191,6 +192,16 @@ fn disk_mb_default(s: &str) -> Result<u64, String> {
     }
 }
 
+/// `IP` or `IP:PORT` (port 53 by default).
+fn socket_addr_53(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    s.parse::<std::net::IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("{s:?} is not IP or IP:PORT"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,14 +217,4 @@ mod tests {
         assert!(duration_s("m").is_err());
         assert!(duration_s("").is_err());
     }
-}
-
-/// `IP` or `IP:PORT` (port 53 by default).
-fn socket_addr_53(s: &str) -> Result<SocketAddr, String> {
-    if let Ok(addr) = s.parse() {
-        return Ok(addr);
-    }
-    s.parse::<std::net::IpAddr>()
-        .map(|ip| SocketAddr::new(ip, 53))
-        .map_err(|_| format!("{s:?} is not IP or IP:PORT"))
 }

@@ -491,11 +491,11 @@ impl TestNet {
         }
         let _ = Command::new("nft")
             .args(["delete", "table", "inet", &self.bridge])
-            .stderr(std::process::Stdio::null())
+            .stderr(Stdio::null())
             .status();
         let _ = Command::new("ip")
             .args(["link", "delete", &self.bridge])
-            .stderr(std::process::Stdio::null())
+            .stderr(Stdio::null())
             .status();
     }
 }
