@@ -2,7 +2,7 @@
 //!
 //! `warren-agent --listen unix:/path/to.sock [--default-user USER] [--workdir DIR]
 //!  [--hostname NAME] [--log FILE] [--log-file-bytes N] [--log-files N] [--stdio FILE]
-//!  [--identity-file FILE] [-- MAIN_CMD ARGS...]`
+//!  [--identity-file FILE] [--wait-for-network] [-- MAIN_CMD ARGS...]`
 
 use std::path::PathBuf;
 
@@ -33,6 +33,9 @@ pub struct Args {
     pub stdio: Option<PathBuf>,
     /// Keep the sandbox's identity in this file (see `identity.rs`); `None`: no file.
     pub identity_file: Option<PathBuf>,
+    /// Start the main process only once the sandbox has a default route (the host links the
+    /// sandbox to its network right after it starts).
+    pub wait_for_network: bool,
     /// The sandbox's main process, if any.
     pub main_cmd: Vec<String>,
 }
@@ -60,7 +63,7 @@ pub enum ArgsError {
 /// Usage text for `--help` and errors.
 pub const USAGE: &str = "usage: warren-agent --listen unix:/path/to.sock [--default-user USER] \
 [--workdir DIR] [--hostname NAME] [--log FILE] [--log-file-bytes N] [--log-files N] [--stdio FILE] \
-[--identity-file FILE] \
+[--identity-file FILE] [--wait-for-network] \
 [-- MAIN_CMD ARGS...]";
 
 impl Args {
@@ -77,6 +80,7 @@ impl Args {
             log_limits: crate::mainlog::Limits::default(),
             stdio: None,
             identity_file: None,
+            wait_for_network: false,
             main_cmd: Vec::new(),
         };
         while let Some(a) = it.next() {
@@ -96,6 +100,7 @@ impl Args {
                     break;
                 }
                 "--listen" => listen = Some(value("--listen")?),
+                "--wait-for-network" => out.wait_for_network = true,
                 "--default-user" => out.default_user = value("--default-user")?,
                 "--workdir" => out.workdir = Some(value("--workdir")?).filter(|w| !w.is_empty()),
                 "--hostname" => out.hostname = Some(value("--hostname")?).filter(|h| !h.is_empty()),

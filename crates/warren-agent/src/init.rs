@@ -81,7 +81,15 @@ pub async fn run(args: Args) -> ExitCode {
     crate::log!("serving on unix:{}", sock.display());
 
     if !args.main_cmd.is_empty() {
-        start_main(&agent, &args);
+        if args.wait_for_network {
+            let (agent, args) = (agent.clone(), args.clone());
+            tokio::spawn(async move {
+                wait_for_default_route(NETWORK_WAIT).await;
+                start_main(&agent, &args);
+            });
+        } else {
+            start_main(&agent, &args);
+        }
     }
 
     let stop = forward_signals(agent.clone());
@@ -125,6 +133,32 @@ fn set_hostname(h: &str) {
                 crate::log!("cannot set hostname to {h:?} ({e}); keeping the runtime's");
             }
         }
+    }
+}
+
+/// How long the main process waits for the sandbox's network link.
+const NETWORK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Wait until the sandbox's namespace has a default route (`/proc/net/route`: destination
+/// `00000000`), or `limit` passes (then the main process starts anyway, and says so).
+async fn wait_for_default_route(limit: std::time::Duration) {
+    let started = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_millis(1);
+    loop {
+        let routed = std::fs::read_to_string("/proc/net/route").is_ok_and(|t| {
+            t.lines()
+                .skip(1)
+                .any(|l| l.split_whitespace().nth(1) == Some("00000000"))
+        });
+        if routed {
+            return;
+        }
+        if started.elapsed() >= limit {
+            crate::log!("no network link after {limit:?}; starting the main process without it");
+            return;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(std::time::Duration::from_millis(20));
     }
 }
 

@@ -95,9 +95,6 @@ impl Core {
                 operation: op.as_str(),
             });
         }
-        if op == LifecycleOp::Hibernate {
-            self.refuse_checkpoint_if_networked(id, "hibernate")?;
-        }
         let action = format!("sandbox.{}", op.as_str());
         if let Err(err) = self.run_op(&sb, op).await {
             if checkpoint_unusable(&err) && sb.state == SandboxState::Hibernated {
@@ -151,23 +148,34 @@ impl Core {
     async fn run_op(&self, sb: &Sandbox, op: LifecycleOp) -> Result<(), CoreError> {
         let id = sb.id.as_str();
         let runtime = &self.inner.runtime;
-        let result = match op {
-            LifecycleOp::Pause => runtime.pause(id).await,
-            LifecycleOp::Resume if sb.state == SandboxState::Hibernated => {
-                let spec = self.boot_spec(sb).await?;
-                runtime.restore(&spec).await.map(drop)
-            }
-            LifecycleOp::Resume => runtime.resume(id).await,
-            LifecycleOp::Hibernate => runtime.hibernate(id).await,
-            LifecycleOp::Stop => runtime.stop(id).await,
-            LifecycleOp::Start => {
-                let spec = self.boot_spec(sb).await?;
-                runtime.start(&spec).await.map(drop)
-            }
-        };
-        result.map_err(|source| CoreError::Runtime {
+        let runtime_err = |source| CoreError::Runtime {
             id: id.to_owned(),
             source: Box::new(source),
-        })
+        };
+        match op {
+            LifecycleOp::Pause => runtime.pause(id).await.map_err(runtime_err),
+            LifecycleOp::Resume if sb.state == SandboxState::Hibernated => {
+                let spec = self.boot_spec(sb).await?;
+                let info = runtime.restore(&spec).await.map_err(runtime_err)?;
+                // CRIU made a namespace with loopback only: link it again.
+                self.plug_network(id, info.pid).await
+            }
+            LifecycleOp::Resume => runtime.resume(id).await.map_err(runtime_err),
+            LifecycleOp::Hibernate => {
+                // CRIU dumps the sandbox's network namespace: without the link to the host.
+                self.unplug_network(id).await;
+                let result = runtime.hibernate(id).await.map_err(runtime_err);
+                if result.is_err() {
+                    self.replug_network(id).await;
+                }
+                result
+            }
+            LifecycleOp::Stop => runtime.stop(id).await.map_err(runtime_err),
+            LifecycleOp::Start => {
+                let spec = self.boot_spec(sb).await?;
+                let info = runtime.start(&spec).await.map_err(runtime_err)?;
+                self.plug_network(id, info.pid).await
+            }
+        }
     }
 }

@@ -89,8 +89,8 @@ impl Core {
         self.inner.network.as_ref()
     }
 
-    /// Give sandbox `id` its namespace (kept, or a new one) before it boots; `None` when
-    /// networking is off.
+    /// Give sandbox `id` its address (kept, or a new one) and policy before it boots; `None`
+    /// when networking is off. Its link comes once its PID 1 exists ([`Core::plug_network`]).
     pub(crate) async fn attach_network(
         &self,
         id: &str,
@@ -104,7 +104,6 @@ impl Core {
             .await
             .map_err(|e| net_err(id, e))?;
         Ok(Some(NetworkAttachment {
-            netns: a.netns,
             nameservers: vec![a.gateway.into()],
         }))
     }
@@ -119,24 +118,39 @@ impl Core {
         }
     }
 
-    /// Refuse `operation` (a checkpoint: hibernate, snapshot, branch) on a sandbox with a
-    /// network: CRIU dumps only network namespaces owned by the sandbox's user namespace, and a
-    /// prepared one belongs to the host's (so the sandbox cannot change its own address).
-    pub(crate) fn refuse_checkpoint_if_networked(
-        &self,
-        id: &str,
-        operation: &'static str,
-    ) -> Result<(), CoreError> {
-        if self.network().and_then(|n| n.address(id)).is_some() {
-            return Err(CoreError::Unsupported {
-                id: id.to_owned(),
-                operation,
-                reason: "checkpoints (hibernate, memory snapshots, branches) of sandboxes with \
-                         networking are not supported yet; pause works, or run the server \
-                         without --network",
-            });
+    /// Link running sandbox `id` (whose PID 1 is `pid`) to the bridge, when it is attached.
+    pub(crate) async fn plug_network(&self, id: &str, pid: u32) -> Result<(), CoreError> {
+        let Some(net) = self.network() else {
+            return Ok(());
+        };
+        if net.address(id).is_none() {
+            return Ok(());
         }
-        Ok(())
+        net.plug(id, pid).await.map_err(|e| net_err(id, e))
+    }
+
+    /// Link sandbox `id` again after a restore or a failed checkpoint (its PID 1 asked from the
+    /// runtime). A failure is logged: the sandbox runs, without its link.
+    pub(crate) async fn replug_network(&self, id: &str) {
+        let Some(net) = self.network() else { return };
+        if net.address(id).is_none() {
+            return;
+        }
+        let result = match self.inner.runtime.main_pid(id).await {
+            Ok(pid) => net.plug(id, pid).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(sandbox = %id, error = %e, "cannot link a sandbox to the network again");
+        }
+    }
+
+    /// Remove sandbox `id`'s link before a checkpoint: CRIU then sees loopback only (its
+    /// address and policy stay).
+    pub(crate) async fn unplug_network(&self, id: &str) {
+        if let Some(net) = self.network() {
+            net.unplug(id).await;
+        }
     }
 
     /// The address of sandbox `id` on the warren bridge.
@@ -214,6 +228,16 @@ impl Core {
             };
             if let Err(e) = net.attach(&sb.id, &sb.spec.network.egress).await {
                 tracing::warn!(sandbox = %sb.id, error = %e, "cannot restore a sandbox's network");
+                continue;
+            }
+            // A sandbox that outlived the daemon keeps its link; one that lost it (a host
+            // reboot, a crash between a restore and its plug) gets it again.
+            let live = matches!(
+                sb.state,
+                warren_store::SandboxState::Running | warren_store::SandboxState::Paused
+            );
+            if live && !net.is_plugged(&sb.id) {
+                self.replug_network(&sb.id).await;
             }
         }
         self.release_stale_addresses().await

@@ -357,14 +357,13 @@ impl Core {
         let created = match self.attach_network(&id, &spec.network).await {
             Ok(network) => {
                 runtime_spec.network = network;
-                self.inner
-                    .runtime
-                    .create(&runtime_spec)
-                    .await
-                    .map_err(|source| CoreError::Runtime {
+                match self.inner.runtime.create(&runtime_spec).await {
+                    Ok(info) => self.plug_network(&id, info.pid).await,
+                    Err(source) => Err(CoreError::Runtime {
                         id: id.clone(),
                         source: Box::new(source),
-                    })
+                    }),
+                }
             }
             Err(e) => Err(e),
         };

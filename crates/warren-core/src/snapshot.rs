@@ -166,9 +166,6 @@ impl Core {
         req: CreateSnapshot,
         actor: &str,
     ) -> Result<Snapshot, CoreError> {
-        if req.memory {
-            self.refuse_checkpoint_if_networked(id, "take a memory snapshot of")?;
-        }
         if let Some(name) = &req.name {
             validate_name(name)?;
         }
@@ -238,6 +235,11 @@ impl Core {
                 other => other.into(),
             })?;
         self.publish_events().await;
+        if req.memory {
+            // CRIU dumps the sandbox's network namespace: without the link to the host (the
+            // sandbox is offline while it is captured, then linked again).
+            self.unplug_network(id).await;
+        }
         let captured = self
             .inner
             .runtime
@@ -247,6 +249,9 @@ impl Core {
                 id: id.to_owned(),
                 source: Box::new(source),
             });
+        if req.memory {
+            self.replug_network(id).await;
+        }
         let info = match captured {
             Ok(info) => info,
             Err(err) => {
@@ -477,7 +482,6 @@ impl Core {
             ));
         }
         let source = self.get_sandbox(id).await?;
-        self.refuse_checkpoint_if_networked(id, "branch")?;
         let snap = {
             let _guard = self.inner.locks.lock(id).await;
             self.capture(

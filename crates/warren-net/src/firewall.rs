@@ -80,6 +80,62 @@ table inet {table} {{
         )
     }
 
+    /// The bridge-level table (`bridge <table>`): frames from a sandbox's port must carry its
+    /// own MAC and IPv4 address (IP or ARP; nothing else), so a sandbox — root in its own
+    /// network namespace — cannot pass for another one, to the host or its neighbours. A port
+    /// is in the map before its veth exists. (A bridge-family hook sees every bridge of the
+    /// host, and this kernel's nftables cannot match the bridge by name (`meta ibrname`), so
+    /// nothing here drops by port name: ports of other bridges are not ours.)
+    pub(crate) fn bridge_base(&self) -> String {
+        let t = &self.table;
+        format!(
+            r#"table bridge {t}
+delete table bridge {t}
+table bridge {t} {{
+  map ports {{ type ifname : verdict; }}
+  chain prerouting {{
+    type filter hook prerouting priority filter; policy accept;
+    iifname vmap @ports
+  }}
+}}
+"#
+        )
+    }
+
+    fn port_chain(ip: Ipv4Addr) -> String {
+        format!("port_{}", hex(ip))
+    }
+
+    /// Let the port of sandbox `ip` (host end `port`, sandbox MAC `mac`) through the bridge.
+    pub(crate) fn add_port(&self, ip: Ipv4Addr, port: &str, mac: &str) -> String {
+        let t = &self.table;
+        let chain = Self::port_chain(ip);
+        format!(
+            "add chain bridge {t} {chain}\n\
+             flush chain bridge {t} {chain}\n\
+             add rule bridge {t} {chain} ether saddr != {mac} drop\n\
+             add rule bridge {t} {chain} ether type arp arp saddr ip != {ip} drop\n\
+             add rule bridge {t} {chain} ether type ip ip saddr != {ip} drop\n\
+             add rule bridge {t} {chain} ether type != {{ ip, arp }} drop\n\
+             add rule bridge {t} {chain} accept\n\
+             add element bridge {t} ports {{ \"{port}\" : jump {chain} }}\n"
+        )
+    }
+
+    /// Take port `port` out of the `ports` map (fails when it is not there).
+    pub(crate) fn unmap_port(&self, port: &str) -> String {
+        format!(
+            "delete element bridge {} ports {{ \"{port}\" }}\n",
+            self.table
+        )
+    }
+
+    /// Remove the port chain of sandbox `ip` (once it is out of the map).
+    pub(crate) fn remove_port(&self, ip: Ipv4Addr) -> String {
+        let (t, chain) = (&self.table, Self::port_chain(ip));
+        format!("add chain bridge {t} {chain}\ndelete chain bridge {t} {chain}\n")
+    }
+
     fn chain(ip: Ipv4Addr) -> String {
         format!("sb_{}", hex(ip))
     }
@@ -179,7 +235,10 @@ table inet {table} {{
 
     /// Delete the whole table (when networking is switched off).
     pub(crate) fn teardown(&self) -> String {
-        format!("table inet {t}\ndelete table inet {t}\n", t = self.table)
+        format!(
+            "table inet {t}\ndelete table inet {t}\ntable bridge {t}\ndelete table bridge {t}\n",
+            t = self.table
+        )
     }
 }
 
@@ -204,6 +263,17 @@ mod tests {
         assert!(b.contains("ip saddr 10.88.0.0/16 oifname != \"warren0\" masquerade"));
         assert!(b.contains("ip daddr 10.88.0.1 udp dport 53 accept"));
         assert!(b.starts_with("table inet warren0\ndelete table inet warren0\n"));
+    }
+
+    #[test]
+    fn ports_only_pass_their_own_addresses() {
+        let ip: Ipv4Addr = "10.88.0.5".parse().unwrap();
+        let s = fw().add_port(ip, "wv0a580005", "02:57:0a:58:00:05");
+        assert!(s.contains("port_0a580005 ether saddr != 02:57:0a:58:00:05 drop"));
+        assert!(s.contains("arp saddr ip != 10.88.0.5 drop"));
+        assert!(s.contains("ip saddr != 10.88.0.5 drop"));
+        assert!(s.contains(r#"ports { "wv0a580005" : jump port_0a580005 }"#));
+        assert!(fw().bridge_base().contains("iifname vmap @ports"));
     }
 
     #[test]

@@ -66,3 +66,42 @@ pub(crate) async fn output(program: &str, args: &[&str]) -> Option<String> {
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// `ip -batch -` inside the network namespace of process `pid`: run from a thread that joined
+/// that namespace (a child inherits its thread's namespaces), so no `nsenter` is needed.
+pub(crate) async fn ip_batch_in(pid: u32, script: &str) -> Result<(), NetError> {
+    let script = script.to_owned();
+    let command = format!("ip -batch - (in the network namespace of pid {pid})");
+    let tool_err = |detail: String| NetError::Tool {
+        command: command.clone(),
+        detail,
+    };
+    let out = tokio::task::spawn_blocking(move || -> std::io::Result<std::process::Output> {
+        let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
+        std::thread::spawn(move || {
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)?;
+            let mut child = std::process::Command::new("ip")
+                .args(["-batch", "-"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()?;
+            if let Some(mut stdin) = child.stdin.take() {
+                std::io::Write::write_all(&mut stdin, script.as_bytes())?;
+            }
+            child.wait_with_output()
+        })
+        .join()
+        .map_err(|_| std::io::Error::other("the namespace thread panicked"))?
+    })
+    .await
+    .map_err(|e| tool_err(e.to_string()))?
+    .map_err(|e| tool_err(e.to_string()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(tool_err(
+            String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        ))
+    }
+}

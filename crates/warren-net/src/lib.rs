@@ -1,15 +1,19 @@
 //! Sandbox networking.
 //!
-//! Every sandbox gets its own network namespace, joined to a warren bridge by a veth pair, with
-//! an address from a configured subnet; the host NATs its outbound traffic and nftables
-//! enforces its egress policy (`none`, `outbound`, `restricted`, see [`policy`]). A resolver on
-//! the bridge's gateway address answers the sandboxes' queries and, for restricted sandboxes,
-//! only for allowed domains, whose answers open the way to their addresses (see [`dns`]).
+//! Every sandbox has its own network namespace (runc makes it, inside the sandbox's user
+//! namespace, so CRIU can checkpoint it), linked to a warren bridge by a veth pair (see
+//! `veth.rs`), with an address from a configured subnet that it keeps until it is deleted or
+//! archived (`leases.rs`, on disk, so a restarted daemon knows every address in use). The host
+//! NATs its outbound traffic and nftables enforces its egress policy (`none`, `outbound`,
+//! `restricted`, see [`policy`]); a bridge-level table stops a sandbox — root in its own
+//! namespace — from passing for another (its port only carries its own MAC and address). A
+//! resolver on the bridge's gateway address answers the sandboxes' queries and, for restricted
+//! sandboxes, only for allowed domains, whose answers open the way to their addresses ([`dns`]).
 //!
-//! Namespaces are made ahead of time and pooled ([`Network::attach`] takes one: no `ip`
-//! command on the create path). A sandbox keeps its namespace, and so its address, until it is
-//! detached (deleted or archived); a restored or branched sandbox joins a new one. What holds
-//! which address is kept on disk ([`leases`]) so a restarted daemon finds every address again.
+//! Life of a sandbox's link: [`Network::attach`] (lease + policy) before it boots;
+//! [`Network::plug`] once its PID 1 exists (the veth); [`Network::unplug`] before a checkpoint
+//! (CRIU then sees loopback only) and `plug` again after a restore, into whatever namespace
+//! the restore made; [`Network::detach`] when it is deleted or archived.
 //!
 //! The host's `ip` (iproute2) and `nft` (nftables) tools do the work, each change one process
 //! fed a script (`ip -batch`, `nft -f`, which nftables applies as one transaction).
@@ -21,13 +25,12 @@ pub mod dns;
 mod firewall;
 mod host;
 mod leases;
-mod netns;
 pub mod policy;
+mod veth;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use policy::{CompiledPolicy, EgressPolicy, Ipv4Net, NetworkMode};
@@ -80,8 +83,6 @@ pub struct NetConfig {
     pub state_dir: PathBuf,
     /// Upstream resolvers the sandboxes' DNS queries are forwarded to.
     pub dns_upstreams: Vec<SocketAddr>,
-    /// Namespaces kept ready.
-    pub pool_size: usize,
 }
 
 /// A sandbox's place on the network.
@@ -89,8 +90,6 @@ pub struct NetConfig {
 pub struct Attachment {
     /// Its address.
     pub ip: Ipv4Addr,
-    /// The namespace to join.
-    pub netns: PathBuf,
     /// The gateway, which is also its resolver.
     pub gateway: Ipv4Addr,
 }
@@ -108,7 +107,6 @@ struct Inner {
     fw: Firewall,
     leases: Leases,
     state: Mutex<State>,
-    refilling: AtomicBool,
     dns: Mutex<Option<dns::DnsServer>>,
 }
 
@@ -118,10 +116,6 @@ struct State {
     leased: HashMap<String, Ipv4Addr>,
     /// Address → the policy in force (for the resolver).
     policies: HashMap<Ipv4Addr, CompiledPolicy>,
-    /// Ready namespaces.
-    pool: Vec<Ipv4Addr>,
-    /// Addresses whose namespace is being made.
-    preparing: HashSet<Ipv4Addr>,
     /// Where the next address search starts (addresses are not reused at once).
     cursor: u32,
 }
@@ -131,8 +125,8 @@ struct State {
 const MIN_LEARNED_TTL_S: u32 = 300;
 
 impl Network {
-    /// Set up the bridge, the firewall table and the resolver, and find the leases and
-    /// namespaces a previous daemon left (namespaces nothing leases are deleted).
+    /// Set up the bridge, the firewall tables and the resolver, and find the leases a previous
+    /// daemon left (links of addresses nothing leases are removed).
     pub async fn open(cfg: NetConfig) -> Result<Network, NetError> {
         validate_config(&cfg)?;
         for tool in ["ip", "nft"] {
@@ -150,7 +144,7 @@ impl Network {
             gateway,
         };
         bridge::ensure(&cfg.bridge, cfg.subnet, gateway).await?;
-        host::nft(&fw.base()).await?;
+        host::nft(&format!("{}{}", fw.base(), fw.bridge_base())).await?;
         let leases =
             Leases::open(cfg.state_dir.join("leases")).map_err(|source| NetError::Host {
                 action: "open the lease directory",
@@ -161,9 +155,9 @@ impl Network {
             source,
         })?;
         let held: HashSet<Ipv4Addr> = leased.values().copied().collect();
-        for ip in netns::existing(&cfg.bridge) {
+        for ip in veth::existing(cfg.subnet) {
             if !held.contains(&ip) {
-                netns::delete(&cfg.bridge, ip).await?;
+                veth::unplug(ip).await;
             }
         }
         let net = Network {
@@ -176,12 +170,10 @@ impl Network {
                     leased,
                     ..State::default()
                 }),
-                refilling: AtomicBool::new(false),
                 dns: Mutex::new(None),
             }),
         };
         net.start_dns().await?;
-        net.refill();
         Ok(net)
     }
 
@@ -209,29 +201,22 @@ impl Network {
         self.state().leased.keys().cloned().collect()
     }
 
-    /// Give sandbox `id` its namespace (the one it has, made again if it was lost; else a
-    /// pooled one) and put `policy` in force.
+    /// Give sandbox `id` an address (the one it holds, or a new one) and put `policy` in
+    /// force; its link comes with [`Network::plug`].
     pub async fn attach(&self, id: &str, policy: &EgressPolicy) -> Result<Attachment, NetError> {
         let compiled = policy.compile().map_err(NetError::Policy)?;
-        let cfg = &self.inner.cfg;
         let held = self.address(id);
         let ip = match held {
-            Some(ip) => {
-                if !netns::path(&cfg.bridge, ip).exists() {
-                    netns::create(&cfg.bridge, cfg.subnet, self.inner.gateway, ip).await?;
-                }
-                ip
-            }
+            Some(ip) => ip,
             None => {
-                let ip = self.take_ready().await?;
+                let ip = self.reserve(id)?;
                 if let Err(source) = self.inner.leases.write(id, ip) {
-                    let _ = netns::delete(&cfg.bridge, ip).await;
+                    self.state().leased.remove(id);
                     return Err(NetError::Host {
                         action: "write a lease",
                         source,
                     });
                 }
-                self.state().leased.insert(id.to_owned(), ip);
                 ip
             }
         };
@@ -241,10 +226,43 @@ impl Network {
             }
             return Err(e);
         }
+        if self.is_plugged(id) {
+            // A link that outlived the daemon: its port's rules were in the table replaced at
+            // start-up.
+            let port = veth::host_end(ip);
+            host::nft(&self.inner.fw.add_port(ip, &port, &veth::sandbox_mac(ip))).await?;
+        }
         Ok(Attachment {
             ip,
-            netns: netns::path(&cfg.bridge, ip),
             gateway: self.inner.gateway,
+        })
+    }
+
+    /// Link sandbox `id` (attached), whose PID 1 is `pid`, to the bridge: its port's
+    /// anti-spoofing rules first, then the veth pair. Replaces a link it had.
+    pub async fn plug(&self, id: &str, pid: u32) -> Result<(), NetError> {
+        let Some(ip) = self.address(id) else {
+            return Err(NetError::Config(format!("sandbox {id} has no address")));
+        };
+        let port = veth::host_end(ip);
+        host::nft(&self.inner.fw.add_port(ip, &port, &veth::sandbox_mac(ip))).await?;
+        let cfg = &self.inner.cfg;
+        veth::plug(&cfg.bridge, cfg.subnet, self.inner.gateway, ip, pid).await
+    }
+
+    /// Remove sandbox `id`'s link (before a checkpoint); its address and policy stay.
+    pub async fn unplug(&self, id: &str) {
+        if let Some(ip) = self.address(id) {
+            veth::unplug(ip).await;
+        }
+    }
+
+    /// Is sandbox `id` linked to the bridge now?
+    pub fn is_plugged(&self, id: &str) -> bool {
+        self.address(id).is_some_and(|ip| {
+            std::path::Path::new("/sys/class/net")
+                .join(veth::host_end(ip))
+                .exists()
         })
     }
 
@@ -263,16 +281,18 @@ impl Network {
         Ok(())
     }
 
-    /// Take sandbox `id` off the network: its rules, namespace and lease go. Idempotent.
+    /// Take sandbox `id` off the network: its link, rules and lease go. Idempotent.
     pub async fn detach(&self, id: &str) -> Result<(), NetError> {
         let Some(ip) = self.address(id) else {
             return Ok(());
         };
-        // Not in the map (a policy that never got in) is fine.
-        let _ = host::nft(&self.inner.fw.unmap(ip)).await;
-        host::nft(&self.inner.fw.remove(ip)).await?;
+        veth::unplug(ip).await;
+        let fw = &self.inner.fw;
+        // Not in a map (a policy or port that never got in) is fine.
+        let _ = host::nft(&fw.unmap(ip)).await;
+        let _ = host::nft(&fw.unmap_port(&veth::host_end(ip))).await;
+        host::nft(&format!("{}{}", fw.remove(ip), fw.remove_port(ip))).await?;
         self.state().policies.remove(&ip);
-        netns::delete(&self.inner.cfg.bridge, ip).await?;
         self.inner
             .leases
             .remove(id)
@@ -284,31 +304,11 @@ impl Network {
         Ok(())
     }
 
-    /// A ready namespace's address: from the pool, or made now when the pool is empty.
-    async fn take_ready(&self) -> Result<Ipv4Addr, NetError> {
-        let pooled = self.state().pool.pop();
-        self.refill();
-        if let Some(ip) = pooled {
-            return Ok(ip);
-        }
-        let ip = self.reserve()?;
-        let cfg = &self.inner.cfg;
-        let made = netns::create(&cfg.bridge, cfg.subnet, self.inner.gateway, ip).await;
-        self.state().preparing.remove(&ip);
-        made.map(|()| ip)
-    }
-
-    /// Pick a free address and mark it as being prepared.
-    fn reserve(&self) -> Result<Ipv4Addr, NetError> {
+    /// Pick a free address and give it to `id` (in memory; the caller writes the lease).
+    fn reserve(&self, id: &str) -> Result<Ipv4Addr, NetError> {
         let subnet = self.inner.cfg.subnet;
         let mut st = self.state();
-        let used: HashSet<Ipv4Addr> = st
-            .leased
-            .values()
-            .chain(st.pool.iter())
-            .chain(st.preparing.iter())
-            .copied()
-            .collect();
+        let used: HashSet<Ipv4Addr> = st.leased.values().copied().collect();
         // .0 is the network, .1 the gateway, the last the broadcast address.
         let hosts = u32::try_from(subnet.size().saturating_sub(3)).unwrap_or(u32::MAX);
         for step in 0..hosts {
@@ -316,67 +316,23 @@ impl Network {
             let ip = subnet.nth(n);
             if !used.contains(&ip) {
                 st.cursor = n - 1;
-                st.preparing.insert(ip);
+                st.leased.insert(id.to_owned(), ip);
                 return Ok(ip);
             }
         }
         Err(NetError::Exhausted { subnet })
     }
 
-    /// Make namespaces in the background until the pool is full (one task at a time).
-    fn refill(&self) {
-        if self.inner.cfg.pool_size == 0 || self.inner.refilling.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let net = self.clone();
-        tokio::spawn(async move {
-            loop {
-                if net.state().pool.len() >= net.inner.cfg.pool_size {
-                    break;
-                }
-                let ip = match net.reserve() {
-                    Ok(ip) => ip,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot fill the network namespace pool");
-                        break;
-                    }
-                };
-                let cfg = &net.inner.cfg;
-                let made = netns::create(&cfg.bridge, cfg.subnet, net.inner.gateway, ip).await;
-                let mut st = net.state();
-                st.preparing.remove(&ip);
-                match made {
-                    Ok(()) => st.pool.push(ip),
-                    Err(e) => {
-                        drop(st);
-                        tracing::warn!(error = %e, "cannot make a pooled network namespace");
-                        break;
-                    }
-                }
-            }
-            net.inner.refilling.store(false, Ordering::Release);
-        });
-    }
-
-    /// Delete every pooled namespace (leased ones stay), e.g. before the daemon exits in tests.
-    pub async fn drain_pool(&self) {
-        let pool = std::mem::take(&mut self.state().pool);
-        for ip in pool {
-            let _ = netns::delete(&self.inner.cfg.bridge, ip).await;
-        }
-    }
-
-    /// Remove everything of this network: namespaces (leased ones too), leases, the firewall
-    /// table and the bridge. For tests and for switching networking off.
+    /// Remove everything of this network: links, leases, the firewall tables and the bridge.
+    /// For tests and for switching networking off.
     pub async fn teardown(&self) -> Result<(), NetError> {
         *self.inner.dns.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let ids = self.attached();
         for id in ids {
             self.detach(&id).await?;
         }
-        self.drain_pool().await;
-        for ip in netns::existing(&self.inner.cfg.bridge) {
-            netns::delete(&self.inner.cfg.bridge, ip).await?;
+        for ip in veth::existing(self.inner.cfg.subnet) {
+            veth::unplug(ip).await;
         }
         host::nft(&self.inner.fw.teardown()).await?;
         bridge::remove(&self.inner.cfg.bridge).await

@@ -127,6 +127,9 @@ pub trait Runtime: Send + Sync + 'static {
     /// Where a sandbox's files live (and where an archived one is unpacked to, as a whole).
     fn files_dir(&self, id: &str) -> PathBuf;
 
+    /// The host pid of a running or paused sandbox's PID 1.
+    fn main_pid<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<u32, RuntimeError>>;
+
     /// TCP ports a running sandbox listens on for other hosts (not bound to loopback only),
     /// lowest first.
     fn listening_ports<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Vec<u16>, RuntimeError>>;
@@ -197,16 +200,14 @@ pub struct SandboxSpec {
     /// Create only: continue the processes captured in this memory snapshot instead of booting
     /// the main process (its layers must be `snapshot_layers`).
     pub restore_from: Option<String>,
-    /// The network namespace to join, prepared by the caller (`warren-net`); `None`: a new one
-    /// with only loopback.
+    /// The sandbox will be linked to a network (by the caller, once its PID 1 exists): its
+    /// resolver, and its main process waits for the link. `None`: loopback only.
     pub network: Option<NetworkAttachment>,
 }
 
-/// A network namespace prepared for a sandbox (see `warren-net`).
+/// What a sandbox that gets a network link needs at boot (see `warren-net`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkAttachment {
-    /// The namespace's bind mount, e.g. `/run/netns/warren-10.88.0.5`.
-    pub netns: PathBuf,
     /// Resolver addresses written to the sandbox's `/etc/resolv.conf`.
     pub nameservers: Vec<std::net::IpAddr>,
 }

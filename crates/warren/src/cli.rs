@@ -121,10 +121,6 @@ pub struct ServeArgs {
     /// default: the nameservers of /etc/resolv.conf).
     #[arg(long = "dns-upstream", env = "WARREN_DNS_UPSTREAM", value_delimiter = ',', value_parser = socket_addr_53)]
     pub dns_upstreams: Vec<SocketAddr>,
-    /// Network namespaces kept ready so that creates do not wait for one.
-    #[arg(long, env = "WARREN_NETNS_POOL", default_value_t = 8,
-          value_parser = clap::value_parser!(u64).range(0..=256))]
-    pub netns_pool: u64,
     /// Domain of preview URLs: `<port>-<sandbox id>.<domain>`. The default `localhost` works in
     /// a local browser with no DNS set-up; use a wildcard DNS name pointing at this host
     /// otherwise.

@@ -185,7 +185,6 @@ async fn open_network(args: &ServeArgs) -> anyhow::Result<warren_net::Network> {
         subnet: args.subnet,
         state_dir: args.state_dir.join("network"),
         dns_upstreams,
-        pool_size: usize::try_from(args.netns_pool).unwrap_or(8),
     })
     .await
     .with_context(|| {

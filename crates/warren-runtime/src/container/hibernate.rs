@@ -86,40 +86,11 @@ fn set_hostname(pid: u32, name: &str) -> std::io::Result<()> {
     .map_err(|_| std::io::Error::other("the hostname thread panicked"))?
 }
 
-/// What a restored sandbox needs from the host before its agent is used: its own hostname, and
-/// loopback up when runc made its network namespace (a prepared one has it up already).
+/// What a restored sandbox needs from the host before its agent is used: loopback up, and its
+/// own hostname.
 pub(super) async fn after_restore(spec: &SandboxSpec, pid: u32) -> std::io::Result<()> {
-    if spec.network.is_none() {
-        loopback_up(pid).await?;
-    }
+    loopback_up(pid).await?;
     set_hostname(pid, &spec.hostname)
-}
-
-/// Point a checkpointed sandbox's `config.json` at the network namespace it is to be restored
-/// into (runc hands it to CRIU as the external namespace the checkpoint was taken in), when it
-/// changed since the checkpoint (the old one was released while the sandbox was archived, or
-/// lost in a host reboot).
-fn retarget_netns(config: &Path, spec: &SandboxSpec) -> std::io::Result<()> {
-    let Some(net) = &spec.network else {
-        return Ok(());
-    };
-    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(config)?)?;
-    let want = serde_json::Value::String(net.netns.display().to_string());
-    let Some(ns) = json["linux"]["namespaces"]
-        .as_array_mut()
-        .and_then(|all| all.iter_mut().find(|n| n["type"] == "network"))
-    else {
-        return Err(std::io::Error::other(
-            "config.json has no network namespace",
-        ));
-    };
-    if ns.get("path") == Some(&want) {
-        return Ok(());
-    }
-    ns["path"] = want;
-    let tmp = config.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&json)?)?;
-    std::fs::rename(&tmp, config)
 }
 
 /// Remove a checkpoint (the marker first, so a crash half-way leaves no "complete" one).
@@ -247,11 +218,6 @@ impl ContainerRuntime {
         )?;
         self.ensure_no_container(id).await?;
         self.ensure_mounted(spec, &layout)?;
-        retarget_netns(&layout.config(), spec).map_err(super::sb_err(
-            id,
-            "set the network namespace in",
-            &layout.config(),
-        ))?;
         // The OCI spec as at the checkpoint's time (restore must see the same mounts).
         let pid = match self
             .runc

@@ -40,6 +40,10 @@ impl Layout {
     pub(crate) fn config(&self) -> PathBuf {
         self.dir.join("config.json")
     }
+    /// CRIU's configuration for this sandbox's checkpoints (see `CRIU_CONFIG` in `mod.rs`).
+    pub(crate) fn criu_config(&self) -> PathBuf {
+        self.dir.join("criu.conf")
+    }
     /// The sandbox's `/etc/resolv.conf` (bind-mounted read-only) when it has a network.
     pub(crate) fn resolv_conf(&self) -> PathBuf {
         self.dir.join("resolv.conf")

@@ -140,6 +140,13 @@ pub struct ContainerRuntime {
     disk_pool: Option<std::sync::Arc<disk_pool::DiskPool>>,
 }
 
+/// CRIU options runc does not expose, given through the container's `org.criu.config`
+/// annotation. `tcp-close`: established TCP connections (a client of the sandbox's server, the
+/// preview proxy's connections) do not stop a checkpoint; they are not dumped, and are closed
+/// in whatever is restored (one connection cannot continue in several branches anyway). A
+/// source that keeps running (a snapshot) keeps them.
+const CRIU_CONFIG: &str = "tcp-close\n";
+
 /// Formatted disk images kept ready (see `disk_pool.rs`).
 const DISK_POOL_SIZE: usize = 4;
 
@@ -473,6 +480,8 @@ impl ContainerRuntime {
             std::fs::write(&resolv_conf, text).map_err(sb_err(id, "write", &resolv_conf))?;
         }
 
+        let criu_config = layout.criu_config();
+        std::fs::write(&criu_config, CRIU_CONFIG).map_err(sb_err(id, "write", &criu_config))?;
         let oci = spec::build(
             spec,
             &spec::HostParts {
@@ -484,6 +493,7 @@ impl ContainerRuntime {
                 compat_32bit: self.cfg.compat_32bit,
                 main_log: self.cfg.main_log,
                 resolv_conf: spec.network.as_ref().map(|_| resolv_conf.as_path()),
+                criu_config: Some(&criu_config),
             },
         );
         let json = serde_json::to_vec_pretty(&oci)
@@ -880,6 +890,13 @@ impl Runtime for ContainerRuntime {
 
     fn files_dir(&self, id: &str) -> PathBuf {
         self.bundle_dir(id)
+    }
+
+    fn main_pid<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<u32, RuntimeError>> {
+        Box::pin(async move {
+            let layout = self.existing(id)?;
+            read_pid(id, &layout)
+        })
     }
 
     fn listening_ports<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Vec<u16>, RuntimeError>> {

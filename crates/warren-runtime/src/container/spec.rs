@@ -83,6 +83,9 @@ pub(crate) struct Spec {
     pub hostname: String,
     pub mounts: Vec<Mount>,
     pub linux: Linux,
+    /// `org.criu.config`: the CRIU configuration file runc hands to CRIU for this container.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<&'static str, String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -151,9 +154,6 @@ pub(crate) struct Linux {
 pub(crate) struct Namespace {
     #[serde(rename = "type")]
     pub kind: &'static str,
-    /// Join this namespace instead of creating one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -246,6 +246,8 @@ pub(crate) struct HostParts<'a> {
     pub main_log: LogRotation,
     /// The file bind-mounted at `/etc/resolv.conf` (with a network attachment).
     pub resolv_conf: Option<&'a Path>,
+    /// The CRIU configuration file for checkpoints and restores of this sandbox.
+    pub criu_config: Option<&'a Path>,
 }
 
 fn strs(v: &[&str]) -> Vec<String> {
@@ -283,6 +285,11 @@ pub(crate) fn agent_args(spec: &SandboxSpec, log: LogRotation) -> Vec<String> {
     args.extend(["--log".into(), MAIN_LOG.to_owned()]);
     args.extend(["--log-file-bytes".into(), log.file_bytes.to_string()]);
     args.extend(["--log-files".into(), log.files.to_string()]);
+    if spec.network.is_some() {
+        // The host links the sandbox to its network right after it starts: the main process
+        // waits for that (a server binding, a download) rather than starting without one.
+        args.push("--wait-for-network".into());
+    }
     if let Some(cmd) = &spec.main_cmd {
         args.push("--".into());
         args.extend(cmd.iter().cloned());
@@ -356,28 +363,13 @@ pub(crate) fn build(spec: &SandboxSpec, host: &HostParts<'_>) -> Spec {
             "mqueue",
             &["nosuid", "noexec", "nodev"],
         ),
-        if spec.network.is_none() {
-            // The sandbox owns its network namespace, so sysfs can be mounted from the user
-            // namespace.
-            mount(
-                "/sys",
-                "sysfs",
-                "sysfs",
-                &["nosuid", "noexec", "nodev", "ro"],
-            )
-        } else {
-            // A prepared network namespace belongs to the host's user namespace (so the sandbox
-            // cannot change its own addresses, routes or firewall), and the kernel only lets a
-            // user namespace mount sysfs for a network namespace it owns: bind the host's sysfs
-            // instead (as podman does in this case), recursively read-only: a user namespace
-            // may not bind a mount without the mounts on top of it.
-            mount(
-                "/sys",
-                "bind",
-                "/sys",
-                &["rbind", "rro", "nosuid", "noexec", "nodev"],
-            )
-        },
+        // The sandbox owns its network namespace, so sysfs can be mounted from the user namespace.
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        ),
         mount(
             "/sys/fs/cgroup",
             "cgroup",
@@ -405,17 +397,9 @@ pub(crate) fn build(spec: &SandboxSpec, host: &HostParts<'_>) -> Spec {
             options: strs(&["bind", "ro", "nosuid", "nodev", "noexec"]),
         });
     }
-    let netns = spec.network.as_ref().map(|n| n.netns.display().to_string());
     let namespaces = ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"]
         .into_iter()
-        .map(|kind| Namespace {
-            kind,
-            path: if kind == "network" {
-                netns.clone()
-            } else {
-                None
-            },
-        })
+        .map(|kind| Namespace { kind })
         .collect();
     Spec {
         oci_version: "1.0.2",
@@ -445,6 +429,11 @@ pub(crate) fn build(spec: &SandboxSpec, host: &HostParts<'_>) -> Spec {
         },
         hostname: spec.hostname.clone(),
         mounts,
+        annotations: host
+            .criu_config
+            .map(|p| ("org.criu.config", p.display().to_string()))
+            .into_iter()
+            .collect(),
         linux: Linux {
             namespaces,
             uid_mappings: map,
@@ -495,6 +484,7 @@ mod tests {
             compat_32bit: false,
             main_log: LogRotation::default(),
             resolv_conf: None,
+            criu_config: None,
         };
         serde_json::to_value(build(&sample(), &host)).unwrap()
     }
@@ -595,6 +585,7 @@ mod tests {
             compat_32bit: false,
             main_log: LogRotation::default(),
             resolv_conf: None,
+            criu_config: None,
         };
         let j = serde_json::to_value(build(&s, &host)).unwrap();
         let r = &j["linux"]["resources"];

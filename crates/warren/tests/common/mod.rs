@@ -458,8 +458,6 @@ impl TestNet {
             self.bridge.clone(),
             "--subnet".into(),
             self.subnet.clone(),
-            "--netns-pool".into(),
-            "2".into(),
         ]
     }
 
@@ -489,10 +487,12 @@ impl TestNet {
                 }
             }
         }
-        let _ = Command::new("nft")
-            .args(["delete", "table", "inet", &self.bridge])
-            .stderr(Stdio::null())
-            .status();
+        for family in ["inet", "bridge"] {
+            let _ = Command::new("nft")
+                .args(["delete", "table", family, &self.bridge])
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = Command::new("ip")
             .args(["link", "delete", &self.bridge])
             .stderr(Stdio::null())
