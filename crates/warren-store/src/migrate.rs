@@ -10,6 +10,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_keys_and_events.sql")),
     (3, include_str!("../migrations/0003_sandbox_metadata.sql")),
     (4, include_str!("../migrations/0004_snapshots.sql")),
+    // 5 is taken by a migration on another branch.
+    (6, include_str!("../migrations/0006_ssh_keys.sql")),
 ];
 
 /// Bring the database up to the newest schema this binary knows.
