@@ -92,6 +92,8 @@ fn ok(id: u32) -> Status {
 struct Reader {
     path: String,
     stream: Option<FileStream>,
+    /// The download was started (it is reopened only when the client reads backwards).
+    opened: bool,
     /// Offset of the first byte of `pending`.
     pos: u64,
     pending: Bytes,
@@ -227,16 +229,20 @@ impl Sftp {
 impl Reader {
     /// Up to `len` bytes at `offset`, reopening the download when the client jumps.
     async fn read(&mut self, ctx: &Ctx, offset: u64, len: u32) -> Result<Vec<u8>, SftpError> {
-        let end = self.pos + self.pending.len() as u64;
-        if offset < self.pos || offset > end || self.stream.is_none() && !self.eof {
+        if !self.opened || offset < self.pos {
             let stream = ctx
                 .core
                 .read_file_stream(&ctx.sandbox, &self.path, None)
                 .await?;
             self.stream = Some(stream);
+            self.opened = true;
             self.pos = 0;
             self.pending = Bytes::new();
             self.eof = false;
+        }
+        // Past the end: the reads OpenSSH keeps in flight beyond EOF.
+        if self.eof && offset >= self.pos + self.pending.len() as u64 {
+            return Ok(Vec::new());
         }
         // Skip to `offset`.
         while self.pos + (self.pending.len() as u64) < offset && !self.eof {
@@ -338,6 +344,7 @@ impl russh_sftp::server::Handler for Sftp {
             self.insert(Open::Read(Reader {
                 path,
                 stream: None,
+                opened: false,
                 pos: 0,
                 pending: Bytes::new(),
                 eof: false,

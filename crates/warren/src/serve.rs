@@ -164,7 +164,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 async fn start_ssh(
     args: &ServeArgs,
     core: &Core,
-    state: &std::path::Path,
+    state: &Path,
 ) -> anyhow::Result<Option<warren_ssh::SshGateway>> {
     if args.no_ssh {
         return Ok(None);
