@@ -54,7 +54,7 @@ impl Ssh {
 
     fn scp(&self, from: &str, to: &str) -> Output {
         let mut c = self.base("scp", "-P", &self.key);
-        c.args(["-q", from, to]);
+        c.args([from, to]);
         run_with_stdin(c, b"")
     }
 }
@@ -110,7 +110,10 @@ fn random_file(path: &Path, mib: usize) {
 async fn ssh_gateway_end_to_end() {
     let Some(env) = common::env() else { return };
     for tool in ["ssh", "scp", "sftp", "ssh-keygen", "timeout"] {
-        assert!(common::which(tool).is_some(), "{tool} is not installed (openssh-client)");
+        assert!(
+            common::which(tool).is_some(),
+            "{tool} is not installed (openssh-client)"
+        );
     }
     let registry = common::Registry::start();
     let busybox = registry.push(&env.fixtures.join("busybox"), "latest", "busybox");
@@ -119,7 +122,7 @@ async fn ssh_gateway_end_to_end() {
     let daemon = common::Daemon::start_with_env(
         &env,
         &["--ssh-listen", &listen],
-        &[("WARREN_NO_SSH", "0")],
+        &[("WARREN_NO_SSH", "false")],
     );
     assert!(daemon.state.join("ssh_host_ed25519_key").exists());
     let client = daemon.client();
@@ -143,7 +146,11 @@ async fn ssh_gateway_end_to_end() {
     std::fs::write(&bad, "ssh-ed25519 not-base64!").unwrap();
     let out = daemon.cli(&["ssh-key", "add", bad.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("public_key"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("public_key"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let ssh = Ssh {
         port,
@@ -165,11 +172,19 @@ async fn ssh_gateway_end_to_end() {
 
     // A terminal: the shell reads what is typed.
     let out = ssh.run(id, &["-tt"], &[], b"echo pty-$((40+2))\nexit 5\n");
-    assert!(text(&out.stdout).contains("pty-42"), "stdout: {}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("pty-42"),
+        "stdout: {}",
+        text(&out.stdout)
+    );
     assert_eq!(out.status.code(), Some(5));
     // A command on a terminal.
     let out = ssh.run(id, &["-tt"], &["tty; echo done"], b"");
-    assert!(text(&out.stdout).contains("/dev/pts/"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("/dev/pts/"),
+        "{}",
+        text(&out.stdout)
+    );
 
     scp_round_trip(&ssh, id, 8);
     sftp_listing(&ssh, id);
@@ -186,8 +201,16 @@ async fn ssh_gateway_end_to_end() {
     // Wake on traffic: a paused sandbox resumes for an SSH session.
     client.pause_sandbox(id).await.expect("pause");
     let out = ssh.run(id, &[], &["echo awake"], b"");
-    assert_eq!(text(&out.stdout), "awake\n", "stderr: {}", text(&out.stderr));
-    assert_eq!(client.get_sandbox(id).await.unwrap().state.as_str(), "running");
+    assert_eq!(
+        text(&out.stdout),
+        "awake\n",
+        "stderr: {}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        client.get_sandbox(id).await.unwrap().state.as_str(),
+        "running"
+    );
 
     password_logins(&ssh, &daemon, id).await;
 
@@ -195,10 +218,18 @@ async fn ssh_gateway_end_to_end() {
     let other = keygen(tmp.path(), "other");
     let out = ssh.run_key(&other, id, &[], &["true"], b"");
     assert_eq!(out.status.code(), Some(255));
-    assert!(text(&out.stderr).contains("Permission denied"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("Permission denied"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = ssh.run("sb-doesnotexist", &[], &["true"], b"");
     assert_eq!(out.status.code(), Some(255));
-    assert!(text(&out.stderr).contains("Permission denied"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("Permission denied"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = daemon.cli(&["ssh-key", "rm", &key_id]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = ssh.run(id, &[], &["true"], b"");
@@ -210,7 +241,11 @@ async fn ssh_gateway_end_to_end() {
     client.stop_sandbox(id).await.expect("stop");
     let out = ssh.run(id, &[], &["true"], b"");
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("stopped"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("stopped"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// scp (SFTP underneath) up and down, byte-identical; prints the throughput.
@@ -221,7 +256,13 @@ fn scp_round_trip(ssh: &Ssh, id: &str, mib: usize) {
     let t = Instant::now();
     let out = ssh.scp(local.to_str().unwrap(), &remote);
     let up = t.elapsed();
-    assert!(out.status.success(), "scp up: {}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "scp up: {:?} {} {}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let out = ssh.run(id, &[], &["wc -c < /tmp/up.bin"], b"");
     assert_eq!(text(&out.stdout).trim(), (mib << 20).to_string());
     let back = ssh.dir.join("down.bin");
@@ -277,13 +318,26 @@ async fn password_logins(ssh: &Ssh, daemon: &common::Daemon, id: &str) {
     for (secret, ok) in [(common::TEST_KEY, true), (read.key.as_str(), false)] {
         let askpass = ssh.dir.join("askpass.sh");
         std::fs::write(&askpass, format!("#!/bin/sh\necho '{secret}'\n")).unwrap();
-        std::fs::set_permissions(&askpass, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        std::fs::set_permissions(
+            &askpass,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let mut c = Command::new("timeout");
         c.args(["60", "ssh", "-p", &ssh.port.to_string()])
-            .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+            ])
             .args(["-o", "LogLevel=ERROR", "-o", "PubkeyAuthentication=no"])
-            .args(["-o", "PreferredAuthentications=password", "-o", "NumberOfPasswordPrompts=1"])
+            .args([
+                "-o",
+                "PreferredAuthentications=password",
+                "-o",
+                "NumberOfPasswordPrompts=1",
+            ])
             .arg(format!("{id}@127.0.0.1"))
             .arg("echo by-password")
             .env("SSH_ASKPASS", &askpass)
