@@ -17,9 +17,24 @@ pub(crate) fn normalize(path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// The directory holding `path` (a normalized path); `/` for `/` itself.
+pub(crate) fn parent(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &path[..i],
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::normalize;
+    use super::{normalize, parent};
+
+    #[test]
+    fn parents() {
+        assert_eq!(parent("/"), "/");
+        assert_eq!(parent("/a"), "/");
+        assert_eq!(parent("/a/b/c"), "/a/b");
+    }
 
     #[test]
     fn resolves_against_root() {

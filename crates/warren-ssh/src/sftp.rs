@@ -17,19 +17,20 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, StreamBody};
 use hyper::body::Frame;
-use russh::Channel;
 use russh::server::Msg;
+use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use russh_sftp::protocol::{
     Attrs, Data, File, FileAttributes, FileMode, Handle, Name, OpenFlags, Status, StatusCode,
     Version,
 };
 use russh_sftp::server::StatusReply;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, DuplexStream, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use warren_core::{AgentBody, CoreError, EntryInfo, ErrorKind, FileStream, FileType};
 
-use crate::paths::normalize;
-use crate::session::{Ctx, fail};
+use crate::paths::{normalize, parent};
+use crate::session::{Ctx, fail, finish};
 
 /// Entries per `SSH_FXP_NAME` reply (keeps packets well under the client's limit).
 const DIR_BATCH: usize = 128;
@@ -37,11 +38,20 @@ const DIR_BATCH: usize = 128;
 const MAX_READ: u32 = 256 * 1024;
 /// Upload chunks queued ahead of the agent.
 const WRITE_QUEUE: usize = 32;
+/// Bytes buffered each way between the channel and russh-sftp.
+const PIPE: usize = 256 * 1024;
+/// Largest request accepted from a client: a 255 KiB write (OpenSSH's largest) and its header.
+const MAX_PACKET: u32 = 256 * 1024 + 1024;
 
-/// Start SFTP on the channel once the sandbox runs.
+/// Start SFTP on the channel once the sandbox runs; end it with exit status 0.
+///
+/// russh-sftp runs on one end of an in-memory pipe while this task pumps the channel to and
+/// from the other end. When the client ends its side (EOF), russh-sftp's loop ends and drops
+/// its end, and only then is the channel closed, after an `exit-status` of 0: OpenSSH's `scp`
+/// exits 1 without a word when the ssh under it reports no exit status.
 pub(crate) async fn start(ctx: Ctx, channel: Channel<Msg>) {
+    let (read, write) = channel.split();
     if let Err(e) = ctx.wake().await {
-        let (_, write) = channel.split();
         return fail(&write, &e.chain()).await;
     }
     let handler = Sftp {
@@ -49,7 +59,51 @@ pub(crate) async fn start(ctx: Ctx, channel: Channel<Msg>) {
         handles: HashMap::new(),
         next: 0,
     };
-    russh_sftp::server::run(channel.into_stream(), handler).await;
+    let (ours, theirs) = tokio::io::duplex(PIPE);
+    let config = russh_sftp::server::Config {
+        max_client_packet_len: MAX_PACKET,
+    };
+    russh_sftp::server::run_with_config(theirs, handler, config).await;
+    let (from_sftp, to_sftp) = tokio::io::split(ours);
+    let inbound = tokio::spawn(requests(read, to_sftp));
+    replies(&write, from_sftp).await;
+    inbound.abort();
+    finish(&write, 0).await;
+}
+
+/// The client's requests to russh-sftp; EOF or close ends its input.
+async fn requests(mut read: ChannelReadHalf, mut to_sftp: WriteHalf<DuplexStream>) {
+    while let Some(msg) = read.wait().await {
+        match msg {
+            ChannelMsg::Data { data } => {
+                if to_sftp.write_all(&data).await.is_err() {
+                    return; // russh-sftp ended
+                }
+            }
+            ChannelMsg::Eof | ChannelMsg::Close => break,
+            _ => {}
+        }
+    }
+    let _ = to_sftp.shutdown().await;
+}
+
+/// russh-sftp's replies to the client, until it ends.
+async fn replies(write: &ChannelWriteHalf<Msg>, mut from_sftp: ReadHalf<DuplexStream>) {
+    let mut buf = vec![0u8; PIPE];
+    loop {
+        match from_sftp.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if write
+                    .data_bytes(Bytes::copy_from_slice(&buf[..n]))
+                    .await
+                    .is_err()
+                {
+                    return; // the client is gone
+                }
+            }
+        }
+    }
 }
 
 /// An error as the client sees it: a status code and core's message.
@@ -335,6 +389,14 @@ impl russh_sftp::server::Handler for Sftp {
             if pflags.contains(OpenFlags::EXCLUDE) && self.stat_path(&path).await.is_ok() {
                 return Err(err(StatusCode::Failure, format!("{path} exists")));
             }
+            // The agent would create missing directories; an SFTP server does not.
+            let dir = parent(&path);
+            if !self.stat_path(dir).await?.is_dir() {
+                return Err(err(
+                    StatusCode::Failure,
+                    format!("{dir} is not a directory"),
+                ));
+            }
             self.open_write(path, attrs_in.permissions).await?
         } else {
             let a = self.stat_path(&path).await?;
@@ -476,6 +538,14 @@ impl russh_sftp::server::Handler for Sftp {
     ) -> Result<Status, Self::Error> {
         let path = match self.handle(&handle)? {
             Open::Write(w) => {
+                // scp truncates at the end of what it wrote (it writes in place): that is
+                // where an upload ends anyway. Other sizes cannot be honoured.
+                if attrs.size.is_some_and(|size| size != w.pos) {
+                    return Err(err(
+                        StatusCode::OpUnsupported,
+                        "truncating a file being written is not supported",
+                    ));
+                }
                 // The file exists only after close: remember the mode until then.
                 if let Some(mode) = attrs.permissions {
                     w.mode = Some(mode);

@@ -20,6 +20,11 @@ struct Ssh {
 
 impl Ssh {
     fn base(&self, program: &str, port_flag: &str, key: &Path) -> Command {
+        self.base_logging(program, port_flag, key, "ERROR")
+    }
+
+    /// `base` with another `LogLevel` (ssh keeps the first value it is given for an option).
+    fn base_logging(&self, program: &str, port_flag: &str, key: &Path, level: &str) -> Command {
         let mut c = Command::new("timeout");
         c.arg("120").arg(program);
         c.args([port_flag, &self.port.to_string()]);
@@ -32,7 +37,7 @@ impl Ssh {
             "-o",
             "BatchMode=yes",
             "-o",
-            "LogLevel=ERROR",
+            &format!("LogLevel={level}"),
             "-o",
             "ConnectTimeout=10",
             "-o",
@@ -186,11 +191,16 @@ async fn ssh_gateway_end_to_end() {
         text(&out.stdout)
     );
 
-    scp_round_trip(&ssh, id, 8);
+    scp_round_trip(&ssh, id, 64);
+    scp_paths(&ssh, id);
     sftp_listing(&ssh, id);
 
-    // Port forwarding: no sandbox networking on this branch yet, so a clear refusal.
-    let out = ssh.run(id, &["-W", "localhost:8080"], &[], b"");
+    // Port forwarding: no sandbox networking on this branch yet, so a clear refusal. ssh
+    // prints the server's reason at LogLevel=INFO ("channel 0: open failed: ...").
+    let mut c = ssh.base_logging("ssh", "-p", &ssh.key, "INFO");
+    c.args(["-W", "localhost:8080"])
+        .arg(format!("{id}@127.0.0.1"));
+    let out = run_with_stdin(c, b"");
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("no network address"),
@@ -279,6 +289,43 @@ fn scp_round_trip(ssh: &Ssh, id: &str, mib: usize) {
         "scp {mib} MiB: up {:.1} MiB/s, down {:.1} MiB/s",
         rate(up),
         rate(down)
+    );
+}
+
+/// scp into a directory, and the errors of a missing source and a missing target directory.
+fn scp_paths(ssh: &Ssh, id: &str) {
+    let small = ssh.dir.join("note.txt");
+    std::fs::write(&small, "note\n").unwrap();
+    let out = ssh.scp(small.to_str().unwrap(), &format!("{id}@127.0.0.1:/tmp/"));
+    assert!(
+        out.status.success(),
+        "scp into /tmp/: {}",
+        text(&out.stderr)
+    );
+    let out = ssh.run(id, &[], &["cat /tmp/note.txt"], b"");
+    assert_eq!(text(&out.stdout), "note\n");
+
+    let out = ssh.scp(
+        &format!("{id}@127.0.0.1:/tmp/missing.txt"),
+        ssh.dir.join("missing.txt").to_str().unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("No such file"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = ssh.scp(
+        small.to_str().unwrap(),
+        &format!("{id}@127.0.0.1:/tmp/no/such/dir/note.txt"),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = ssh.run(id, &[], &["test -e /tmp/no"], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "scp created missing directories"
     );
 }
 
