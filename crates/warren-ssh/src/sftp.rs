@@ -75,10 +75,8 @@ pub(crate) async fn start(ctx: Ctx, channel: Channel<Msg>) {
 async fn requests(mut read: ChannelReadHalf, mut to_sftp: WriteHalf<DuplexStream>) {
     while let Some(msg) = read.wait().await {
         match msg {
-            ChannelMsg::Data { data } => {
-                if to_sftp.write_all(&data).await.is_err() {
-                    return; // russh-sftp ended
-                }
+            ChannelMsg::Data { data } if to_sftp.write_all(&data).await.is_err() => {
+                return; // russh-sftp ended (data that went through falls to `_`)
             }
             ChannelMsg::Eof | ChannelMsg::Close => break,
             _ => {}

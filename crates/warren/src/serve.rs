@@ -132,7 +132,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
     }
 
-    let ssh = start_ssh(&args, &core, &state).await?;
+    let ssh = start_ssh(&args, &core, state).await?;
 
     let app = warren_server::router(warren_server::AppState {
         core,
