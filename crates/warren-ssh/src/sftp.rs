@@ -7,7 +7,8 @@
 //! - A file opened for writing is one upload stream fed through a channel: each write must
 //!   continue where the last one ended (what `scp`, `sftp put` and `rsync`-less tools do) and
 //!   is queued at once; closing the handle ends the upload and reports its result. The agent
-//!   replaces the file atomically when the upload ends, so until then the file is not visible.
+//!   replaces the file atomically when the upload ends, so until then the file is not visible;
+//!   a handle never closed (the client went away) cancels its upload and leaves the file be.
 //!   Permissions given at open or by `fsetstat` are applied after that.
 //!
 //! russh-sftp serves one request at a time, so a handle is never used concurrently.
@@ -38,6 +39,8 @@ const DIR_BATCH: usize = 128;
 const MAX_READ: u32 = 256 * 1024;
 /// Upload chunks queued ahead of the agent.
 const WRITE_QUEUE: usize = 32;
+/// Fed after the last chunk: the upload is complete (writes of nothing are not fed).
+const END: Bytes = Bytes::new();
 /// Bytes buffered each way between the channel and russh-sftp.
 const PIPE: usize = 256 * 1024;
 /// Largest request accepted from a client: a 255 KiB write (OpenSSH's largest) and its header.
@@ -155,7 +158,8 @@ struct Reader {
 /// A file being written: the upload's feed and its task.
 struct Writer {
     path: String,
-    feed: Option<mpsc::Sender<Result<Bytes, std::io::Error>>>,
+    /// Chunks to upload, then [`END`].
+    feed: mpsc::Sender<Bytes>,
     upload: JoinHandle<Result<(), CoreError>>,
     pos: u64,
     /// Permission bits to set once the file exists.
@@ -202,9 +206,22 @@ fn attrs(e: &EntryInfo) -> FileAttributes {
     }
 }
 
-fn upload_body(rx: mpsc::Receiver<Result<Bytes, std::io::Error>>) -> AgentBody {
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item.map(Frame::data), rx))
+/// The upload's body: the chunks fed until [`END`]. A feed dropped without it (the client went
+/// away with the file still open) ends the body with an error, so the agent discards what it
+/// received instead of replacing the file with a part of it.
+fn upload_body(rx: mpsc::Receiver<Bytes>) -> AgentBody {
+    let stream = futures_util::stream::unfold(Some(rx), |rx| async move {
+        let mut rx = rx?;
+        match rx.recv().await {
+            Some(chunk) if chunk.is_empty() => None,
+            Some(chunk) => Some((Ok(Frame::data(chunk)), Some(rx))),
+            None => Some((
+                Err(std::io::Error::other(
+                    "the SFTP client went away before closing the file",
+                )),
+                None,
+            )),
+        }
     });
     StreamBody::new(stream)
         .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { Box::new(e) })
@@ -256,7 +273,7 @@ impl Sftp {
             );
         Ok(self.insert(Open::Write(Writer {
             path,
-            feed: Some(tx),
+            feed: tx,
             upload,
             pos: 0,
             mode,
@@ -265,7 +282,8 @@ impl Sftp {
 
     /// End an upload and return its result.
     async fn finish_write(&self, w: Writer) -> Result<(), SftpError> {
-        drop(w.feed);
+        // When the upload already failed, this send fails and its result says why.
+        let _ = w.feed.send(END).await;
         match w.upload.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(e.into()),
@@ -465,10 +483,7 @@ impl russh_sftp::server::Handler for Sftp {
             ));
         }
         let len = data.len() as u64;
-        let sent = match &w.feed {
-            Some(feed) => feed.send(Ok(Bytes::from(data))).await.is_ok(),
-            None => false,
-        };
+        let sent = data.is_empty() || w.feed.send(Bytes::from(data)).await.is_ok();
         if !sent {
             // The upload ended early: its error is the answer.
             let Some(Open::Write(w)) = self.handles.remove(&handle) else {

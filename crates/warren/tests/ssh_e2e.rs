@@ -25,8 +25,20 @@ impl Ssh {
 
     /// `base` with another `LogLevel` (ssh keeps the first value it is given for an option).
     fn base_logging(&self, program: &str, port_flag: &str, key: &Path, level: &str) -> Command {
+        self.base_timeout(&["120"], program, port_flag, key, level)
+    }
+
+    /// `base` run by `timeout` with `timeout_args`.
+    fn base_timeout(
+        &self,
+        timeout_args: &[&str],
+        program: &str,
+        port_flag: &str,
+        key: &Path,
+        level: &str,
+    ) -> Command {
         let mut c = Command::new("timeout");
-        c.arg("120").arg(program);
+        c.args(timeout_args).arg(program);
         c.args([port_flag, &self.port.to_string()]);
         c.arg("-i").arg(key);
         c.args([
@@ -192,6 +204,7 @@ async fn ssh_gateway_end_to_end() {
     );
 
     scp_round_trip(&ssh, id, 64);
+    scp_interrupted(&ssh, id, 64);
     scp_paths(&ssh, id);
     sftp_listing(&ssh, id);
 
@@ -290,6 +303,33 @@ fn scp_round_trip(ssh: &Ssh, id: &str, mib: usize) {
         rate(up),
         rate(down)
     );
+}
+
+/// An scp upload killed halfway leaves the file it was replacing as it was, and no partial
+/// copy next to it.
+fn scp_interrupted(ssh: &Ssh, id: &str, mib: usize) {
+    let local = ssh.dir.join("other.bin");
+    std::fs::write(&local, vec![b'z'; mib << 20]).unwrap();
+    // 8 Mbit/s: 2 s of it is a fraction of the file.
+    let mut c = ssh.base_timeout(&["-s", "KILL", "2"], "scp", "-P", &ssh.key, "ERROR");
+    c.args(["-l", "8000", local.to_str().unwrap()])
+        .arg(format!("{id}@127.0.0.1:/tmp/up.bin"));
+    let out = run_with_stdin(c, b"");
+    assert!(!out.status.success(), "the throttled scp finished in 2 s");
+    // The size of /tmp/up.bin, whether it is all 'z' (1: no, it is still the old file), and
+    // how many partial uploads lie around.
+    let check = "wc -c < /tmp/up.bin; tr -d z < /tmp/up.bin | wc -c | grep -q '^ *0$'; echo $?; \
+                 ls -a /tmp | grep -c warren-upload";
+    let want = format!("{}\n1\n0\n", mib << 20);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = text(&ssh.run(id, &[], &[check], b"").stdout);
+        if got == want {
+            break;
+        }
+        assert!(Instant::now() < deadline, "after a killed scp: {got:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// scp into a directory, and the errors of a missing source and a missing target directory.
