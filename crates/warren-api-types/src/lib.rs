@@ -22,6 +22,7 @@ mod policy;
 mod process;
 mod sandbox;
 mod snapshot;
+mod ssh_keys;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use events::{Event, EventList, EventResult};
@@ -44,6 +45,7 @@ pub use sandbox::{
 pub use snapshot::{
     BranchRequest, BranchResponse, CreateSnapshotRequest, Snapshot, SnapshotList, SnapshotState,
 };
+pub use ssh_keys::{AddSshKeyRequest, SshKey, SshKeyList};
 
 /// Answer to `GET /healthz`: the daemon is alive, and its version.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

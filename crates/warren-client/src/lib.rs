@@ -13,6 +13,7 @@ mod metrics;
 mod processes;
 mod sandboxes;
 mod snapshots;
+mod ssh_keys;
 
 pub use events::{EventQuery, EventStream};
 pub use files::ByteStream;

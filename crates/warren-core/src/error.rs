@@ -185,6 +185,20 @@ pub enum CoreError {
         /// The id asked for.
         id: String,
     },
+    /// No SSH public key has this id.
+    #[error("SSH key {id} not found")]
+    SshKeyNotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// The SSH public key is registered already.
+    #[error("SSH key {fingerprint} is registered already (as {existing})")]
+    SshKeyExists {
+        /// Its fingerprint.
+        fingerprint: String,
+        /// The id of the registered key.
+        existing: String,
+    },
     /// The sandbox has no network address (networking is off, or it is not running).
     #[error("sandbox {id} has no network address{reason}")]
     NoNetwork {
@@ -247,11 +261,12 @@ impl CoreError {
             Self::Invalid { .. } => ErrorKind::InvalidInput,
             Self::Unauthorized => ErrorKind::Unauthorized,
             Self::SandboxNotFound { .. } => ErrorKind::SandboxNotFound,
-            Self::KeyNotFound { .. } => ErrorKind::NotFound,
+            Self::KeyNotFound { .. } | Self::SshKeyNotFound { .. } => ErrorKind::NotFound,
             Self::WrongState { .. }
             | Self::NoNetwork { .. }
             | Self::Unsupported { .. }
             | Self::ImageInUse { .. }
+            | Self::SshKeyExists { .. }
             | Self::SnapshotConflict { .. }
             | Self::SnapshotInUse { .. } => ErrorKind::Conflict,
             Self::SnapshotNotFound { .. } => ErrorKind::SnapshotNotFound,

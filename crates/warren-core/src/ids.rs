@@ -36,6 +36,11 @@ pub(crate) fn key_id() -> String {
     format!("key-{}", random_string(ID_ALPHABET, 10))
 }
 
+/// A new SSH public key id.
+pub(crate) fn ssh_key_id() -> String {
+    format!("sshkey-{}", random_string(ID_ALPHABET, 10))
+}
+
 /// A new API key secret: `wrn_` + 40 characters (~238 bits).
 pub(crate) fn api_key() -> String {
     format!("wrn_{}", random_string(KEY_ALPHABET, 40))

@@ -105,7 +105,7 @@ fn info(r: ApiKeyRecord) -> KeyInfo {
     }
 }
 
-fn validate_name(name: &str) -> Result<(), CoreError> {
+pub(crate) fn validate_name(name: &str) -> Result<(), CoreError> {
     let ok = (1..=63).contains(&name.len())
         && name
             .bytes()

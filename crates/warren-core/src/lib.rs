@@ -33,6 +33,7 @@ mod reconcile;
 mod reconcile_snapshots;
 mod sandbox;
 mod snapshot;
+mod ssh_keys;
 mod terminal;
 mod validate;
 
@@ -56,6 +57,7 @@ pub use process::{
 pub use reconcile::ReconcileReport;
 pub use sandbox::{CreateSandbox, MAX_PAGE, Sandbox, SandboxSpec, UpdateSandbox};
 pub use snapshot::{CreateSnapshot, MAX_BRANCHES, Snapshot};
+pub use ssh_keys::{SshKey, SshPublicKey, ssh_actor};
 pub use terminal::{OpenTerminal, Terminal, TerminalInput};
 /// Agent-side file types the files API passes through (streams, entries).
 pub use warren_agent_proto::{AgentBody, EntryInfo, FileStream, FileType};

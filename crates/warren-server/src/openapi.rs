@@ -183,6 +183,8 @@ tar for files. The terminal (`/v1/sandboxes/{id}/pty`) is a WebSocket.";
         (name = "images", description = "OCI images in the daemon's local store: pull, import, \
             inspect, remove."),
         (name = "keys", description = "API keys: create (the key is shown once), list, revoke."),
+        (name = "ssh-keys", description = "Public keys the SSH gateway accepts \
+            (`ssh -p 2222 <sandbox-id>@host`): register, list, delete."),
         (name = "events", description = "The event log: every state change and operation, as \
             pages or as a live Server-Sent Events stream."),
         (name = "metrics", description = "Resource use of sandboxes and Prometheus metrics of \

@@ -16,6 +16,7 @@ mod sqlite;
 mod sqlite_events;
 mod sqlite_keys;
 mod sqlite_snapshots;
+mod sqlite_ssh_keys;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -23,7 +24,7 @@ use std::pin::Pin;
 pub use error::StoreError;
 pub use model::{
     ApiKeyRecord, EventQuery, EventRecord, NewEvent, SandboxFilter, SandboxRecord, SandboxState,
-    SandboxUpdate, SnapshotDependents, SnapshotRecord, SnapshotState, Transition,
+    SandboxUpdate, SnapshotDependents, SnapshotRecord, SnapshotState, SshKeyRecord, Transition,
 };
 pub use sqlite::SqliteStore;
 
@@ -126,6 +127,37 @@ pub trait Store: Send + Sync + 'static {
         &'a self,
         id: &'a str,
         at: i64,
+        event: &'a NewEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Store a public key of the SSH gateway and record `event` in the same transaction; a
+    /// key with the same fingerprint is [`StoreError::AlreadyExists`].
+    fn insert_ssh_key<'a>(
+        &'a self,
+        key: &'a SshKeyRecord,
+        event: &'a NewEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Every SSH public key, oldest first.
+    fn list_ssh_keys(&self) -> BoxFuture<'_, Result<Vec<SshKeyRecord>, StoreError>>;
+
+    /// The SSH public key with this fingerprint (`SHA256:...`), if any.
+    fn find_ssh_key<'a>(
+        &'a self,
+        fingerprint: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SshKeyRecord>, StoreError>>;
+
+    /// One SSH public key by id.
+    fn get_ssh_key<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SshKeyRecord>, StoreError>>;
+
+    /// Delete an SSH public key and record `event` in the same transaction; an unknown id is
+    /// [`StoreError::NotFound`].
+    fn delete_ssh_key<'a>(
+        &'a self,
+        id: &'a str,
         event: &'a NewEvent,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_keys_and_events.sql")),
     (3, include_str!("../migrations/0003_sandbox_metadata.sql")),
     (4, include_str!("../migrations/0004_snapshots.sql")),
+    (5, include_str!("../migrations/0005_ssh_keys.sql")),
 ];
 
 /// Bring the database up to the newest schema this binary knows.

@@ -303,6 +303,23 @@ pub struct ApiKeyRecord {
     pub expires_at: Option<i64>,
 }
 
+/// A public key registered for the SSH gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshKeyRecord {
+    /// Key id.
+    pub id: String,
+    /// Human name; recorded (as `ssh:<name>`) as the actor of what the key does.
+    pub name: String,
+    /// OpenSSH fingerprint, `SHA256:<base64 without padding>`.
+    pub fingerprint: String,
+    /// `<algorithm> <base64>` (the comment is kept apart).
+    pub public_key: String,
+    /// The comment of the registered line (often `user@host`); may be empty.
+    pub comment: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
 /// Which events to return from [`crate::Store::query_events`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventQuery {

@@ -12,8 +12,8 @@ use sqlx::{Row, SqlitePool};
 
 use crate::{
     ApiKeyRecord, BoxFuture, EventQuery, EventRecord, NewEvent, SandboxFilter, SandboxRecord,
-    SandboxState, SandboxUpdate, SnapshotDependents, SnapshotRecord, SnapshotState, Store,
-    StoreError, Transition,
+    SandboxState, SandboxUpdate, SnapshotDependents, SnapshotRecord, SnapshotState, SshKeyRecord,
+    Store, StoreError, Transition,
 };
 
 /// Current time in Unix milliseconds.
@@ -595,5 +595,39 @@ impl Store for SqliteStore {
         query: &'a EventQuery,
     ) -> BoxFuture<'a, Result<Vec<EventRecord>, StoreError>> {
         Box::pin(self.events_matching(query))
+    }
+
+    fn insert_ssh_key<'a>(
+        &'a self,
+        key: &'a SshKeyRecord,
+        event: &'a NewEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.insert_ssh_key_row(key, event))
+    }
+
+    fn list_ssh_keys(&self) -> BoxFuture<'_, Result<Vec<SshKeyRecord>, StoreError>> {
+        Box::pin(self.list_ssh_key_rows())
+    }
+
+    fn find_ssh_key<'a>(
+        &'a self,
+        fingerprint: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SshKeyRecord>, StoreError>> {
+        Box::pin(self.find_ssh_key_row("fingerprint", fingerprint))
+    }
+
+    fn get_ssh_key<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SshKeyRecord>, StoreError>> {
+        Box::pin(self.find_ssh_key_row("id", id))
+    }
+
+    fn delete_ssh_key<'a>(
+        &'a self,
+        id: &'a str,
+        event: &'a NewEvent,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.delete_ssh_key_row(id, event))
     }
 }

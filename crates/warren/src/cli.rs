@@ -43,6 +43,9 @@ pub enum Command {
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(crate::commands::keys::KeysCommand),
+    /// Register, list and delete the public keys the SSH gateway accepts.
+    #[command(subcommand)]
+    SshKey(crate::commands::ssh_key::SshKeyCommand),
     /// Show recorded events (state changes, operations); --follow streams new ones.
     Events(crate::commands::events::EventsArgs),
     /// Copy files and directories between the host and a sandbox (SANDBOX_ID:/abs/path).
@@ -63,6 +66,13 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "WARREN_LISTEN", default_value = "127.0.0.1:7070")]
     pub listen: SocketAddr,
+    /// Address of the SSH gateway (`ssh -p 2222 <sandbox-id>@host`); 0.0.0.0:2222 exposes it
+    /// to the network.
+    #[arg(long, env = "WARREN_SSH_LISTEN", default_value = "127.0.0.1:2222")]
+    pub ssh_listen: SocketAddr,
+    /// Do not start the SSH gateway.
+    #[arg(long, env = "WARREN_NO_SSH")]
+    pub no_ssh: bool,
     /// State directory (database, images, sandboxes).
     #[arg(long, env = "WARREN_HOME", default_value = "/var/lib/warren")]
     pub state_dir: PathBuf,

@@ -43,6 +43,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Snapshot(cmd) => commands::snapshot::run(cmd).await,
         Command::Image(cmd) => commands::image::run(cmd).await,
         Command::Keys(cmd) => commands::keys::run(cmd).await,
+        Command::SshKey(cmd) => commands::ssh_key::run(cmd).await,
         Command::Events(args) => commands::events::run(args).await,
         Command::Cp(args) => commands::cp::run(args).await,
         Command::Fs(cmd) => commands::fs::run(cmd).await,

@@ -143,6 +143,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
     }
 
+    let ssh = start_ssh(&args, &core, state).await?;
+
     let app = warren_server::router(warren_server::AppState {
         core,
         tmp_dir: state.join("tmp/uploads"),
@@ -163,11 +165,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")?;
+    if let Some(ssh) = ssh {
+        ssh.shutdown().await;
+    }
     tracing::info!("stopped; sandboxes keep running");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Set up the bridge, firewall, resolver and namespace pool.
+/// Set up the bridge, firewall tables and resolver.
 async fn open_network(args: &ServeArgs) -> anyhow::Result<warren_net::Network> {
     let dns_upstreams = if args.dns_upstreams.is_empty() {
         let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -193,6 +198,36 @@ async fn open_network(args: &ServeArgs) -> anyhow::Result<warren_net::Network> {
             args.bridge, args.subnet
         )
     })
+}
+
+/// Start the SSH gateway (unless `--no-ssh`) with the host key kept in the state dir.
+async fn start_ssh(
+    args: &ServeArgs,
+    core: &Core,
+    state: &Path,
+) -> anyhow::Result<Option<warren_ssh::SshGateway>> {
+    if args.no_ssh {
+        return Ok(None);
+    }
+    let gw = warren_ssh::SshGateway::bind(
+        core.clone(),
+        args.ssh_listen,
+        &state.join("ssh_host_ed25519_key"),
+    )
+    .await
+    .context("cannot start the SSH gateway (--no-ssh turns it off)")?;
+    let addr = gw.local_addr();
+    let host = if addr.ip().is_unspecified() {
+        "<host>".to_owned()
+    } else {
+        addr.ip().to_string()
+    };
+    println!(
+        "  SSH: ssh -p {} <sandbox-id>@{host}   (host key {})",
+        addr.port(),
+        gw.host_key_fingerprint()
+    );
+    Ok(Some(gw))
 }
 
 /// Refuse to start on a host that cannot run sandboxes, saying what to fix.

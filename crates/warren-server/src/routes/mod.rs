@@ -18,6 +18,7 @@ mod process_stream;
 mod processes;
 mod sandboxes;
 mod snapshots;
+mod ssh_keys;
 mod terminal;
 
 use axum::Router;
@@ -61,6 +62,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
         images::Api::openapi(),
         files::Api::openapi(),
         keys::Api::openapi(),
+        ssh_keys::Api::openapi(),
         events::Api::openapi(),
         processes::Api::openapi(),
         terminal::Api::openapi(),
@@ -84,6 +86,7 @@ pub(crate) fn v1() -> Router<AppState> {
         .merge(images::routes())
         .merge(files::routes())
         .merge(keys::routes())
+        .merge(ssh_keys::routes())
         .merge(events::routes())
         .merge(processes::routes())
         .merge(terminal::routes())

@@ -12,6 +12,7 @@ pub mod process;
 pub mod sandbox;
 pub mod shell;
 pub mod snapshot;
+pub mod ssh_key;
 pub mod transfer;
 pub mod update;
 

@@ -312,6 +312,9 @@ impl Daemon {
                 .env("WARREN_API_KEY", TEST_KEY)
                 .env("WARREN_AGENT_BIN", &env.agent)
                 .env("WARREN_CONFIG", state.with_extension("config.json"))
+                // Daemons run side by side: only the SSH tests (which pass WARREN_NO_SSH=false
+                // and --ssh-listen) start the gateway.
+                .env("WARREN_NO_SSH", "true")
                 .envs(vars.iter().copied())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log),
