@@ -13,6 +13,22 @@ pub(crate) async fn ensure(
     subnet: Ipv4Net,
     gateway: Ipv4Addr,
 ) -> Result<(), NetError> {
+    // Another interface already routing (part of) the subnet would take the sandboxes' traffic.
+    let routes = output(
+        "ip",
+        &["-4", "-o", "route", "show", "match", &gateway.to_string()],
+    )
+    .await
+    .unwrap_or_default();
+    if let Some(clash) = routes
+        .lines()
+        .find(|l| !l.starts_with("default") && !l.split_whitespace().any(|w| w == bridge))
+    {
+        return Err(NetError::Config(format!(
+            "the sandbox subnet {subnet} overlaps a route of this host ({}); choose another with --subnet",
+            clash.trim()
+        )));
+    }
     let exists = std::path::Path::new("/sys/class/net").join(bridge).exists();
     if !exists {
         ip_batch(None, &format!("link add {bridge} type bridge\n")).await?;

@@ -116,16 +116,15 @@ pub struct ServeArgs {
     #[arg(long, env = "WARREN_POLICY_INTERVAL_MS", default_value_t = 5000,
           value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     pub policy_interval_ms: u64,
-    /// Give sandboxes networking: a bridge, NAT, egress policies, a resolver and preview URLs.
-    /// Without it, each sandbox has loopback only. Sandboxes with networking cannot be
-    /// hibernated, memory-snapshotted or branched yet.
-    #[arg(long, env = "WARREN_NETWORK")]
-    pub network: bool,
+    /// Run sandboxes without networking: loopback only, and no bridge, firewall, resolver or
+    /// preview URLs (for hosts without nftables, or where warren must not touch the network).
+    #[arg(long, env = "WARREN_NO_NETWORK")]
+    pub no_network: bool,
     /// The bridge sandboxes are attached to (also the name of warren's nftables table).
     #[arg(long, env = "WARREN_BRIDGE", default_value = "warren0")]
     pub bridge: String,
     /// The sandboxes' IPv4 subnet; its first address is the bridge's (gateway and resolver).
-    #[arg(long, env = "WARREN_SUBNET", default_value = "10.88.0.0/16")]
+    #[arg(long, env = "WARREN_SUBNET", default_value = "10.200.0.0/16")]
     pub subnet: warren_net::Ipv4Net,
     /// Resolver the sandboxes' DNS queries are forwarded to, `IP[:PORT]` (repeatable;
     /// default: the nameservers of /etc/resolv.conf).

@@ -67,10 +67,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "removed uploads to the archive a crash cut short"
         );
     }
-    let network = if args.network {
-        Some(open_network(&args).await?)
-    } else {
+    let network = if args.no_network {
         None
+    } else {
+        Some(open_network(&args).await?)
     };
     let mut core = Core::new(
         Arc::new(store),
@@ -194,7 +194,7 @@ async fn open_network(args: &ServeArgs) -> anyhow::Result<warren_net::Network> {
     .await
     .with_context(|| {
         format!(
-            "cannot set up sandbox networking on bridge {} ({}); without --network, sandboxes have loopback only",
+            "cannot set up sandbox networking on bridge {} ({}); --no-network runs sandboxes with loopback only",
             args.bridge, args.subnet
         )
     })

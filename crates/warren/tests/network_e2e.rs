@@ -196,8 +196,7 @@ async fn egress_modes_dns_allow_lists_and_live_policy_changes() {
     let upstream_dns = format!("127.0.0.1:{dns_port}");
     // The daemon's net is known before it starts only through its state; start it, then the
     // upstream on its bridge's number.
-    let daemon =
-        common::Daemon::start_with_args(&env, &["--network", "--dns-upstream", &upstream_dns]);
+    let daemon = common::Daemon::start_with_args(&env, &["--dns-upstream", &upstream_dns]);
     let up = Upstream::start(&daemon.net);
     let mut dns = Command::new("python3")
         .args(["-c", DNS, &dns_port.to_string(), &up.addr])
@@ -318,7 +317,7 @@ async fn preview_proxy_tokens_upgrades_streaming_wake_and_branches() {
     let Some(env) = common::env() else { return };
     let registry = common::Registry::start();
     let python = registry.push(&env.fixtures.join("python"), "latest", "python");
-    let daemon = common::Daemon::start_with_args(&env, &["--network"]);
+    let daemon = common::Daemon::start(&env);
     let client = daemon.client();
     let mut req = CreateSandboxRequest::new(&python);
     req.cmd = Some(vec!["python3".into(), "-c".into(), SERVER.into()]);
@@ -537,7 +536,7 @@ async fn no_namespace_veth_or_rule_leaks_after_50_cycles() {
     let Some(env) = common::env() else { return };
     let registry = common::Registry::start();
     let busybox = registry.push(&env.fixtures.join("busybox"), "latest", "busybox");
-    let daemon = common::Daemon::start_with_args(&env, &["--network"]);
+    let daemon = common::Daemon::start(&env);
     let client = daemon.client();
     for _ in 0..50 {
         let sb = client

@@ -208,15 +208,32 @@ async fn ssh_gateway_end_to_end() {
     scp_paths(&ssh, id);
     sftp_listing(&ssh, id);
 
-    // Port forwarding: no sandbox networking on this branch yet, so a clear refusal. ssh
-    // prints the server's reason at LogLevel=INFO ("channel 0: open failed: ...").
-    let mut c = ssh.base_logging("ssh", "-p", &ssh.key, "INFO");
+    // Port forwarding (ssh -W, the mechanism of -L) reaches the sandbox's own port through its
+    // address; a closed port is refused with the reason (ssh prints it at LogLevel=INFO).
+    let out = ssh.run(
+        id,
+        &[],
+        &["mkdir -p /tmp/www && echo forwarded > /tmp/www/hello && httpd -p 8080 -h /tmp/www"],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut c = ssh.base_logging("ssh", "-p", &ssh.key, "ERROR");
     c.args(["-W", "localhost:8080"])
+        .arg(format!("{id}@127.0.0.1"));
+    let out = run_with_stdin(c, b"GET /hello HTTP/1.0\r\n\r\n");
+    assert!(
+        text(&out.stdout).contains("forwarded"),
+        "stdout: {} stderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let mut c = ssh.base_logging("ssh", "-p", &ssh.key, "INFO");
+    c.args(["-W", "localhost:8081"])
         .arg(format!("{id}@127.0.0.1"));
     let out = run_with_stdin(c, b"");
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("no network address"),
+        text(&out.stderr).contains("nothing answers on port 8081"),
         "stderr: {}",
         text(&out.stderr)
     );
