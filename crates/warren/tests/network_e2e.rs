@@ -560,3 +560,82 @@ async fn no_namespace_veth_or_rule_leaks_after_50_cycles() {
         .collect();
     assert!(leases.is_empty(), "leases left: {leases:?}");
 }
+
+/// Does `sh -c script` in the sandbox exit 0?
+fn sh_ok(daemon: &common::Daemon, id: &str, script: &str) -> bool {
+    daemon
+        .cli(&["sandbox", "exec", id, "--", "sh", "-c", script])
+        .status
+        .success()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_cannot_pass_for_another_address_or_mac() {
+    let Some(env) = common::env() else { return };
+    let registry = common::Registry::start();
+    let busybox = registry.push(&env.fixtures.join("busybox"), "latest", "busybox");
+    let daemon = common::Daemon::start(&env);
+    let up = Upstream::start(&daemon.net);
+    let client = daemon.client();
+    let sb = client
+        .create_sandbox(&CreateSandboxRequest::new(&busybox))
+        .await
+        .unwrap();
+    let other = client
+        .create_sandbox(&CreateSandboxRequest::new(&busybox))
+        .await
+        .unwrap();
+    let (mine, theirs) = (
+        sb.network.address.clone().unwrap(),
+        other.network.address.clone().unwrap(),
+    );
+    let gw = &daemon.net.gateway;
+    let fetch = format!("wget -q -T 3 -O /dev/null http://{}:8000/", up.addr);
+    assert!(
+        sh_ok(&daemon, &sb.id, &fetch),
+        "the sandbox reaches the upstream"
+    );
+    // Root in its own network namespace, the sandbox can change its address: nothing passes.
+    let take = |addr: &str| {
+        format!(
+            "ip addr flush dev eth0 && ip addr add {addr}/24 dev eth0 && ip route add default via {gw}"
+        )
+    };
+    assert!(sh_ok(&daemon, &sb.id, &take(&theirs)));
+    assert!(!sh_ok(&daemon, &sb.id, &fetch), "passed as {theirs}");
+    assert!(
+        sh_ok(&daemon, &other.id, &fetch),
+        "the real {theirs} still works"
+    );
+    // Back to its own address, then another MAC: nothing passes either.
+    assert!(sh_ok(&daemon, &sb.id, &take(&mine)));
+    assert!(
+        sh_ok(&daemon, &sb.id, &fetch),
+        "its own address works again"
+    );
+    assert!(sh_ok(
+        &daemon,
+        &sb.id,
+        "ip link set eth0 down && ip link set eth0 address 02:57:00:00:00:99 && ip link set eth0 up && ip route add default via "
+            .to_owned()
+            + gw
+            + " 2>/dev/null; true"
+    ));
+    assert!(!sh_ok(&daemon, &sb.id, &fetch), "passed with another MAC");
+    // Nor can it reach its neighbour directly.
+    assert!(sh_ok(
+        &daemon,
+        &other.id,
+        "mkdir -p /tmp/w && echo hi > /tmp/w/x && httpd -p 8080 -h /tmp/w"
+    ));
+    let neighbour = format!("wget -q -T 3 -O /dev/null http://{theirs}:8080/x");
+    let third = client
+        .create_sandbox(&CreateSandboxRequest::new(&busybox))
+        .await
+        .unwrap();
+    assert!(
+        !sh_ok(&daemon, &third.id, &neighbour),
+        "sandboxes reach each other"
+    );
+    drop(up);
+}
