@@ -104,14 +104,15 @@ async fn sandboxes_are_isolated_and_limited() {
         .await
         .unwrap();
     assert_eq!(out.stdout, "500\n0\n", "{out:?}");
-    // Only loopback in the network namespace.
+    // Its own network namespace: loopback and its link to the warren bridge, nothing of the
+    // host's (network_e2e checks what the link can reach).
     let out = client
         .exec(&id, &sh("ls /sys/class/net", 10))
         .await
         .unwrap();
     assert_eq!(
         out.stdout.split_whitespace().collect::<Vec<_>>(),
-        ["lo"],
+        ["eth0", "lo"],
         "{}",
         out.stdout
     );
