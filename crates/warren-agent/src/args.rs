@@ -33,8 +33,8 @@ pub struct Args {
     pub stdio: Option<PathBuf>,
     /// Keep the sandbox's identity in this file (see `identity.rs`); `None`: no file.
     pub identity_file: Option<PathBuf>,
-    /// Start the main process only once the sandbox has a default route (the host links the
-    /// sandbox to its network right after it starts).
+    /// Serve (and start the main process) only once the sandbox has a default route (the host
+    /// links the sandbox to its network right after it starts).
     pub wait_for_network: bool,
     /// The sandbox's main process, if any.
     pub main_cmd: Vec<String>,

@@ -70,6 +70,11 @@ pub async fn run(args: Args) -> ExitCode {
         crate::log!("warning: default user: {}", e.message);
     }
 
+    if args.wait_for_network {
+        // The host links the sandbox to its network between starting it and waiting for this
+        // socket: once the socket answers, the network and the main process are both there.
+        wait_for_default_route(NETWORK_WAIT).await;
+    }
     let Listen::Unix(sock) = &args.listen;
     let listener = match bind(sock) {
         Ok(l) => l,
@@ -81,15 +86,7 @@ pub async fn run(args: Args) -> ExitCode {
     crate::log!("serving on unix:{}", sock.display());
 
     if !args.main_cmd.is_empty() {
-        if args.wait_for_network {
-            let (agent, args) = (agent.clone(), args.clone());
-            tokio::spawn(async move {
-                wait_for_default_route(NETWORK_WAIT).await;
-                start_main(&agent, &args);
-            });
-        } else {
-            start_main(&agent, &args);
-        }
+        start_main(&agent, &args);
     }
 
     let stop = forward_signals(agent.clone());
@@ -158,7 +155,7 @@ async fn wait_for_default_route(limit: std::time::Duration) {
             return;
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(std::time::Duration::from_millis(20));
+        delay = (delay * 2).min(std::time::Duration::from_millis(2));
     }
 }
 

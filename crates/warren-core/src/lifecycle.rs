@@ -156,9 +156,8 @@ impl Core {
             LifecycleOp::Pause => runtime.pause(id).await.map_err(runtime_err),
             LifecycleOp::Resume if sb.state == SandboxState::Hibernated => {
                 let spec = self.boot_spec(sb).await?;
-                let info = runtime.restore(&spec).await.map_err(runtime_err)?;
-                // CRIU made a namespace with loopback only: link it again.
-                self.plug_network(id, info.pid).await
+                // CRIU makes a namespace with loopback only: the runtime links it again.
+                runtime.restore(&spec).await.map(drop).map_err(runtime_err)
             }
             LifecycleOp::Resume => runtime.resume(id).await.map_err(runtime_err),
             LifecycleOp::Hibernate => {
@@ -173,8 +172,7 @@ impl Core {
             LifecycleOp::Stop => runtime.stop(id).await.map_err(runtime_err),
             LifecycleOp::Start => {
                 let spec = self.boot_spec(sb).await?;
-                let info = runtime.start(&spec).await.map_err(runtime_err)?;
-                self.plug_network(id, info.pid).await
+                runtime.start(&spec).await.map(drop).map_err(runtime_err)
             }
         }
     }

@@ -35,6 +35,23 @@ pub struct NetworkUpdate {
     pub public_ports: Option<Vec<u16>>,
 }
 
+/// What the runtime calls to link a sandbox once its PID 1 exists.
+struct Plug {
+    net: Network,
+    id: String,
+}
+
+impl warren_runtime::NetworkPlug for Plug {
+    fn plug(&self, pid: u32) -> warren_runtime::BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.net
+                .plug(&self.id, pid)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
 impl NetworkUpdate {
     /// Check the change without applying it (400 naming the field at fault).
     pub fn validate(&self) -> Result<(), CoreError> {
@@ -105,6 +122,10 @@ impl Core {
             .map_err(|e| net_err(id, e))?;
         Ok(Some(NetworkAttachment {
             nameservers: vec![a.gateway.into()],
+            plug: std::sync::Arc::new(Plug {
+                net: net.clone(),
+                id: id.to_owned(),
+            }),
         }))
     }
 
@@ -116,17 +137,6 @@ impl Core {
         {
             tracing::warn!(sandbox = %id, error = %e, "cannot take a sandbox off the network");
         }
-    }
-
-    /// Link running sandbox `id` (whose PID 1 is `pid`) to the bridge, when it is attached.
-    pub(crate) async fn plug_network(&self, id: &str, pid: u32) -> Result<(), CoreError> {
-        let Some(net) = self.network() else {
-            return Ok(());
-        };
-        if net.address(id).is_none() {
-            return Ok(());
-        }
-        net.plug(id, pid).await.map_err(|e| net_err(id, e))
     }
 
     /// Link sandbox `id` again after a restore or a failed checkpoint (its PID 1 asked from the

@@ -357,13 +357,15 @@ impl Core {
         let created = match self.attach_network(&id, &spec.network).await {
             Ok(network) => {
                 runtime_spec.network = network;
-                match self.inner.runtime.create(&runtime_spec).await {
-                    Ok(info) => self.plug_network(&id, info.pid).await,
-                    Err(source) => Err(CoreError::Runtime {
+                self.inner
+                    .runtime
+                    .create(&runtime_spec)
+                    .await
+                    .map(drop)
+                    .map_err(|source| CoreError::Runtime {
                         id: id.clone(),
                         source: Box::new(source),
-                    }),
-                }
+                    })
             }
             Err(e) => Err(e),
         };

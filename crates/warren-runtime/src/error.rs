@@ -135,6 +135,14 @@ pub enum RuntimeError {
         /// The tail of CRIU's dump log.
         criu_log: String,
     },
+    /// Linking the sandbox to its network failed.
+    #[error("sandbox {id}: cannot link it to its network: {detail}")]
+    Network {
+        /// Sandbox id.
+        id: String,
+        /// What the network said.
+        detail: String,
+    },
     /// The restore (wake from hibernation) failed.
     #[error("sandbox {id}: restore failed; CRIU's log ends: {criu_log}")]
     Restore {

@@ -206,11 +206,37 @@ pub struct SandboxSpec {
 }
 
 /// What a sandbox that gets a network link needs at boot (see `warren-net`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct NetworkAttachment {
     /// Resolver addresses written to the sandbox's `/etc/resolv.conf`.
     pub nameservers: Vec<std::net::IpAddr>,
+    /// Links the sandbox whose PID 1 has this host pid to its network: called by the runtime
+    /// as soon as that process exists (after `runc run` or a restore), before it waits for the
+    /// agent (which, booting fresh, waits for the link before it serves).
+    pub plug: std::sync::Arc<dyn NetworkPlug>,
 }
+
+/// See [`NetworkAttachment::plug`].
+pub trait NetworkPlug: Send + Sync + 'static {
+    /// Link the sandbox whose PID 1 is `pid`.
+    fn plug(&self, pid: u32) -> BoxFuture<'_, Result<(), String>>;
+}
+
+impl std::fmt::Debug for NetworkAttachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetworkAttachment")
+            .field("nameservers", &self.nameservers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for NetworkAttachment {
+    fn eq(&self, other: &Self) -> bool {
+        self.nameservers == other.nameservers && std::sync::Arc::ptr_eq(&self.plug, &other.plug)
+    }
+}
+
+impl Eq for NetworkAttachment {}
 
 /// Resource limits of a sandbox. A zero means "no limit" for that resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

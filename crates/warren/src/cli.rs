@@ -116,6 +116,13 @@ pub struct ServeArgs {
     #[arg(long, env = "WARREN_POLICY_INTERVAL_MS", default_value_t = 5000,
           value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     pub policy_interval_ms: u64,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key): the API, the docs and the
+    /// preview proxy on the same port, HTTP/1.1 and HTTP/2.
+    #[arg(long, env = "WARREN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "WARREN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Run sandboxes without networking: loopback only, and no bridge, firewall, resolver or
     /// preview URLs (for hosts without nftables, or where warren must not touch the network).
     #[arg(long, env = "WARREN_NO_NETWORK")]

@@ -7,6 +7,7 @@ mod config;
 mod exit;
 mod output;
 mod serve;
+mod tls;
 
 use std::process::ExitCode;
 

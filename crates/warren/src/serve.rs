@@ -112,11 +112,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     spawn_policy_enforcer(core.clone(), Duration::from_millis(args.policy_interval_ms));
     core.spawn_metrics_sampler();
 
+    // Certificates are checked before anything listens.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let url = format!("http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{addr}");
     println!("warren {} is listening on {url}", env!("CARGO_PKG_VERSION"));
     println!(
         "  API: {url}/v1   (state: {}; the web UI is on the roadmap)",
@@ -154,17 +160,25 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }),
         preview_domain: args.preview_domain.clone(),
     });
-    // Streamed responses (SSE exec, events, logs) send small writes: without TCP_NODELAY the
-    // first ones wait for the client's delayed ACK (~40 ms, measured by the api bench).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY on a connection");
+    match tls {
+        Some(config) => crate::tls::serve(listener, config, app, shutdown_signal())
+            .await
+            .context("server failed")?,
+        None => {
+            // Streamed responses (SSE exec, events, logs) send small writes: without
+            // TCP_NODELAY the first ones wait for the client's delayed ACK (~40 ms, measured by
+            // the api bench).
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY on a connection");
+                }
+            });
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .context("server failed")?;
         }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")?;
+    }
     if let Some(ssh) = ssh {
         ssh.shutdown().await;
     }

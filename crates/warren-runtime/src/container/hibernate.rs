@@ -251,6 +251,10 @@ impl ContainerRuntime {
                 layout.dir(),
             )(e));
         }
+        if let Err(e) = super::plug_network(spec, pid).await {
+            let _ = self.end_container(id).await;
+            return Err(e);
+        }
         let client = self.wait_for_agent(id, &layout, pid).await?;
         super::lock(&self.agents).insert(id.to_owned(), client);
         // Restored: the images are spent (the sandbox has moved on from that instant).

@@ -216,6 +216,21 @@ fn mkdir(path: &Path, mode: u32) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
+/// Link the sandbox whose PID 1 is `pid` to its network, if it has one.
+pub(crate) async fn plug_network(spec: &SandboxSpec, pid: u32) -> Result<(), RuntimeError> {
+    match &spec.network {
+        Some(net) => net
+            .plug
+            .plug(pid)
+            .await
+            .map_err(|detail| RuntimeError::Network {
+                id: spec.id.clone(),
+                detail,
+            }),
+        None => Ok(()),
+    }
+}
+
 /// The host pid of the sandbox's PID 1, as runc wrote it.
 fn read_pid(id: &str, layout: &Layout) -> Result<u32, RuntimeError> {
     let path = layout.pid_file();
@@ -518,7 +533,7 @@ impl ContainerRuntime {
             }
             Some(from) => self.restore_from_snapshot(spec, from, layout).await?,
         };
-
+        plug_network(spec, pid).await?;
         let client = self.wait_for_agent(id, layout, pid).await?;
         if let Some(from) = &spec.restore_from {
             // The restored agent still believes it is the snapshot's source.

@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use warren_api_types::CreateSandboxRequest;
 
-
 use crate::common::e2e::Daemon;
 use crate::common::rest::{exec_true, warm_up};
 use crate::common::setup::{self, env_usize};
@@ -66,7 +65,12 @@ fn main() -> anyhow::Result<()> {
     stack.finish(result)
 }
 
-async fn run(stack: &setup::Stack, plain: &Daemon, n: usize, requests: usize) -> anyhow::Result<()> {
+async fn run(
+    stack: &setup::Stack,
+    plain: &Daemon,
+    n: usize,
+    requests: usize,
+) -> anyhow::Result<()> {
     let busybox = stack.image("busybox").to_owned();
     let python = stack.image("python").to_owned();
     let net = stack.daemon.client();
@@ -105,10 +109,15 @@ async fn run(stack: &setup::Stack, plain: &Daemon, n: usize, requests: usize) ->
     let direct_url = format!("http://{addr}:8080/");
     let proxy_url = format!("{}/v1/sandboxes/{}/ports/8080/", stack.daemon.url, sb.id);
     let keep_alive = reqwest::Client::builder().build()?;
-    let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
+    let fresh = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()?;
     let deadline = Instant::now() + Duration::from_secs(20);
     while keep_alive.get(&direct_url).send().await.is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "the sandbox's server never answered");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the sandbox's server never answered"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let get = |client: reqwest::Client, url: String, token: Option<String>| async move {
@@ -121,7 +130,7 @@ async fn run(stack: &setup::Stack, plain: &Daemon, n: usize, requests: usize) ->
         resp.bytes().await?;
         anyhow::Ok(())
     };
-    let mut times = |client: &reqwest::Client, url: &str, token: Option<&str>| {
+    let times = |client: &reqwest::Client, url: &str, token: Option<&str>| {
         let (client, url, token) = (client.clone(), url.to_owned(), token.map(str::to_owned));
         async move {
             let mut out = Vec::with_capacity(requests);
@@ -207,4 +216,3 @@ async fn throughput(
     }
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
-
