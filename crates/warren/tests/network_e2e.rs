@@ -650,3 +650,136 @@ async fn a_sandbox_cannot_pass_for_another_address_or_mac() {
     );
     drop(up);
 }
+
+/// `curl` over TLS trusting `ca`, returning (status line and headers, body).
+fn curl_tls(ca: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["-sS", "-i", "--max-time", "20", "--cacert"])
+        .arg(ca)
+        .args(args)
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_serves_the_api_and_the_proxy_on_one_port() {
+    let Some(env) = common::env() else { return };
+    let registry = common::Registry::start();
+    let python = registry.push(&env.fixtures.join("python"), "latest", "python");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args([
+            "-addext",
+            "subjectAltName=DNS:localhost,DNS:*.localhost,IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let daemon = common::Daemon::start_with_args(
+        &env,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let base = format!("https://127.0.0.1:{}", daemon.addr.port());
+    let head = curl_tls(&cert, &["--http1.1", &format!("{base}/healthz")]);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let head = curl_tls(&cert, &["--http2", &format!("{base}/healthz")]);
+    assert!(head.starts_with("HTTP/2 200"), "{head}");
+    // Plain HTTP on the TLS port is not served.
+    assert_ne!(
+        Command::new("curl")
+            .args([
+                "-s",
+                "--max-time",
+                "5",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}"
+            ])
+            .arg(format!("http://127.0.0.1:{}/healthz", daemon.addr.port()))
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap(),
+        "200"
+    );
+    // Create over HTTPS, then reach its port through the proxy, over HTTP/2 too.
+    let auth = format!("Authorization: Bearer {}", common::TEST_KEY);
+    let body = serde_json::json!({
+        "image": python,
+        "cmd": ["python3", "-m", "http.server", "8080", "--directory", "/etc"],
+    })
+    .to_string();
+    let created = curl_tls(
+        &cert,
+        &[
+            "-H",
+            &auth,
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &body,
+            &format!("{base}/v1/sandboxes"),
+        ],
+    );
+    assert!(created.starts_with("HTTP/2 201"), "{created}");
+    let json = &created[created.find("\r\n\r\n").unwrap() + 4..];
+    let sb: serde_json::Value = serde_json::from_str(json).unwrap();
+    let (id, token) = (
+        sb["id"].as_str().unwrap().to_owned(),
+        sb["network"]["access_token"].as_str().unwrap().to_owned(),
+    );
+    let url = format!("{base}/v1/sandboxes/{id}/ports/8080/hostname");
+    let token_header = format!("X-Warren-Token: {token}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = curl_tls(&cert, &["--http2", "-H", &token_header, &url]);
+        if got.starts_with("HTTP/2 200") {
+            assert!(
+                got.contains("server: SimpleHTTP"),
+                "not the sandbox's server: {got}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "never served: {got}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let deleted = curl_tls(
+        &cert,
+        &[
+            "-X",
+            "DELETE",
+            "-H",
+            &auth,
+            &format!("{base}/v1/sandboxes/{id}"),
+        ],
+    );
+    assert!(deleted.starts_with("HTTP/2 204"), "{deleted}");
+}

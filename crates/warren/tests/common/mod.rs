@@ -328,7 +328,16 @@ impl Daemon {
             net,
         };
         let start = Instant::now();
-        while http_status(addr, "/healthz") != Some(200) {
+        // A TLS daemon is ready when its port accepts (this probe speaks plain HTTP).
+        let tls = args.contains(&"--tls-cert");
+        let ready = || {
+            if tls {
+                TcpStream::connect(addr).is_ok()
+            } else {
+                http_status(addr, "/healthz") == Some(200)
+            }
+        };
+        while !ready() {
             if let Some(status) = d.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("warren serve exited with {status}; log:\n{}", d.log());
             }
