@@ -220,32 +220,34 @@ impl Network {
                 ip
             }
         };
-        if let Err(e) = self.apply(ip, compiled).await {
+        // The egress chain and the port's anti-spoofing chain in one transaction (one `nft` on
+        // the create path); the port is in the filter before its veth exists. A link that
+        // outlived the daemon gets its port's rules back this way too.
+        let port = veth::host_end(ip);
+        let script = format!(
+            "{}{}",
+            self.inner.fw.set_policy(ip, &compiled),
+            self.inner.fw.add_port(ip, &port, &veth::sandbox_mac(ip))
+        );
+        if let Err(e) = host::nft(&script).await {
             if held.is_none() {
                 let _ = self.detach(id).await;
             }
             return Err(e);
         }
-        if self.is_plugged(id) {
-            // A link that outlived the daemon: its port's rules were in the table replaced at
-            // start-up.
-            let port = veth::host_end(ip);
-            host::nft(&self.inner.fw.add_port(ip, &port, &veth::sandbox_mac(ip))).await?;
-        }
+        self.state().policies.insert(ip, compiled);
         Ok(Attachment {
             ip,
             gateway: self.inner.gateway,
         })
     }
 
-    /// Link sandbox `id` (attached), whose PID 1 is `pid`, to the bridge: its port's
-    /// anti-spoofing rules first, then the veth pair. Replaces a link it had.
+    /// Link sandbox `id` (attached: its port's anti-spoofing rules are in place), whose PID 1
+    /// is `pid`, to the bridge. Replaces a link it had.
     pub async fn plug(&self, id: &str, pid: u32) -> Result<(), NetError> {
         let Some(ip) = self.address(id) else {
             return Err(NetError::Config(format!("sandbox {id} has no address")));
         };
-        let port = veth::host_end(ip);
-        host::nft(&self.inner.fw.add_port(ip, &port, &veth::sandbox_mac(ip))).await?;
         let cfg = &self.inner.cfg;
         veth::plug(&cfg.bridge, cfg.subnet, self.inner.gateway, ip, pid).await
     }
