@@ -21,7 +21,9 @@ use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use warren_api_types::ErrorCode;
 
 use crate::{ApiError, AppState};
@@ -209,7 +211,8 @@ async fn serve(st: &AppState, t: Target, mut req: Request) -> Result<Response, A
         ));
     }
     st.core.note_activity(&t.id);
-    let stream = st.core.connect_port(&t.id, t.port, ACTOR).await?;
+    st.core.wake(&t.id, ACTOR).await?;
+    let addr = st.core.sandbox_address(&t.id)?;
 
     // What the sandbox sees: the path without the prefix, no warren credentials.
     let path = req.uri().path();
@@ -223,7 +226,7 @@ async fn serve(st: &AppState, t: Target, mut req: Request) -> Result<Response, A
         None => inner_path.to_owned(),
     };
     let host = host_of(&req).unwrap_or_default();
-    *req.uri_mut() = pq
+    *req.uri_mut() = format!("http://{addr}:{}{pq}", t.port)
         .parse::<Uri>()
         .map_err(|e| ApiError::invalid(format!("path: {e}")))?;
     *req.version_mut() = http::Version::HTTP_11;
@@ -231,18 +234,27 @@ async fn serve(st: &AppState, t: Target, mut req: Request) -> Result<Response, A
 
     let upgrade = req.headers().contains_key(header::UPGRADE);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| bad_gateway(&t, &e))?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.with_upgrades().await {
-            tracing::debug!(error = %e, "preview connection ended");
-        }
+    // A pooled connection may be dead (the sandbox was hibernated, restored or restarted since,
+    // which closes its connections): a request without a body is sent again, once, on a new one.
+    let retry = bodyless(&req).then(|| {
+        let mut again = Request::new(Body::empty());
+        *again.method_mut() = req.method().clone();
+        *again.uri_mut() = req.uri().clone();
+        *again.headers_mut() = req.headers().clone();
+        again
     });
-    let mut resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| bad_gateway(&t, &e))?;
+    let mut resp = match upstream_client().request(req).await {
+        Ok(resp) => resp,
+        Err(e) if !e.is_connect() && retry.is_some() => {
+            tracing::debug!(sandbox = %t.id, error = %e, "retrying on a new connection");
+            let again = retry.expect("checked");
+            upstream_client()
+                .request(again)
+                .await
+                .map_err(|e| bad_gateway(&t, &e))?
+        }
+        Err(e) => return Err(bad_gateway(&t, &e)),
+    };
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS
         && let Some(client_upgrade) = client_upgrade
     {
@@ -259,10 +271,44 @@ async fn serve(st: &AppState, t: Target, mut req: Request) -> Result<Response, A
     Ok(resp.map(Body::new))
 }
 
-fn bad_gateway(t: &Target, e: &hyper::Error) -> ApiError {
+/// Has `req` no body (so it can be sent again as it is)? Upgrades are never sent twice.
+fn bodyless(req: &Request) -> bool {
+    use axum::body::HttpBody;
+    req.body().is_end_stream() && !req.headers().contains_key(header::UPGRADE)
+}
+
+/// How long an idle connection to a sandbox's port is kept for the next request.
+const UPSTREAM_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The client requests to sandboxes go through: HTTP/1.1, keeping idle connections per sandbox
+/// address and port (a new TCP connection per request was half of the proxy's added latency).
+fn upstream_client() -> &'static Client<HttpConnector, Body> {
+    static CLIENT: std::sync::OnceLock<Client<HttpConnector, Body>> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(std::time::Duration::from_secs(10)));
+        Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(UPSTREAM_IDLE)
+            .pool_max_idle_per_host(32)
+            .build(connector)
+    })
+}
+
+fn bad_gateway(t: &Target, e: &hyper_util::client::legacy::Error) -> ApiError {
+    // The connector's error says why (refused, unreachable); the client's own is generic.
+    let mut why = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        why = s.to_string();
+        source = s.source();
+    }
     ApiError::new(
         ErrorCode::PortUnreachable,
-        format!("port {} of sandbox {}: {e}", t.port, t.id),
+        format!(
+            "nothing answers on port {} of sandbox {}: {why}",
+            t.port, t.id
+        ),
     )
 }
 
