@@ -1,5 +1,7 @@
-//! Reaching a sandbox's TCP ports from the host: the preview proxy and the SSH gateway's port
-//! forwarding connect through here, waking a paused or hibernated sandbox first.
+//! Reaching a sandbox's TCP ports from the host: waking a paused or hibernated sandbox first
+//! ([`Core::wake`], which the preview proxy calls before it sends a request to the sandbox's
+//! address), connecting to a port (the SSH gateway's port forwarding), and listing the ports it
+//! listens on.
 
 use tokio::net::TcpStream;
 use warren_store::SandboxState;
