@@ -207,16 +207,6 @@ pub enum CoreError {
         /// Why, starting with `: `, or empty.
         reason: String,
     },
-    /// The operation is not supported for this sandbox yet.
-    #[error("cannot {operation} sandbox {id}: {reason}")]
-    Unsupported {
-        /// Sandbox id.
-        id: String,
-        /// What was attempted.
-        operation: &'static str,
-        /// Why not.
-        reason: &'static str,
-    },
     /// A TCP connection to a sandbox's port failed.
     #[error("nothing answers on port {port} of sandbox {id}")]
     PortUnreachable {
@@ -264,7 +254,6 @@ impl CoreError {
             Self::KeyNotFound { .. } | Self::SshKeyNotFound { .. } => ErrorKind::NotFound,
             Self::WrongState { .. }
             | Self::NoNetwork { .. }
-            | Self::Unsupported { .. }
             | Self::ImageInUse { .. }
             | Self::SshKeyExists { .. }
             | Self::SnapshotConflict { .. }

@@ -52,11 +52,3 @@ pub(crate) async fn ensure(
     })?;
     Ok(())
 }
-
-/// Remove `bridge` (tests and `--network off` clean-ups). Idempotent.
-pub(crate) async fn remove(bridge: &str) -> Result<(), NetError> {
-    if std::path::Path::new("/sys/class/net").join(bridge).exists() {
-        ip_batch(None, &format!("link delete {bridge}\n")).await?;
-    }
-    Ok(())
-}

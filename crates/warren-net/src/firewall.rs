@@ -232,14 +232,6 @@ table bridge {t} {{
              delete set inet {t} {set}\n"
         )
     }
-
-    /// Delete the whole table (when networking is switched off).
-    pub(crate) fn teardown(&self) -> String {
-        format!(
-            "table inet {t}\ndelete table inet {t}\ntable bridge {t}\ndelete table bridge {t}\n",
-            t = self.table
-        )
-    }
 }
 
 #[cfg(test)]

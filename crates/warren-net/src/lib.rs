@@ -325,21 +325,6 @@ impl Network {
         Err(NetError::Exhausted { subnet })
     }
 
-    /// Remove everything of this network: links, leases, the firewall tables and the bridge.
-    /// For tests and for switching networking off.
-    pub async fn teardown(&self) -> Result<(), NetError> {
-        *self.inner.dns.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        let ids = self.attached();
-        for id in ids {
-            self.detach(&id).await?;
-        }
-        for ip in veth::existing(self.inner.cfg.subnet) {
-            veth::unplug(ip).await;
-        }
-        host::nft(&self.inner.fw.teardown()).await?;
-        bridge::remove(&self.inner.cfg.bridge).await
-    }
-
     async fn start_dns(&self) -> Result<(), NetError> {
         let policy: Arc<dyn dns::DnsPolicy> = Arc::new(Resolver {
             net: Arc::downgrade(&self.inner),
