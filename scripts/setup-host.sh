@@ -47,7 +47,7 @@ started=$SECONDS
 # --- packages ---------------------------------------------------------------------------------
 
 RUNTIME_PKGS=(runc iptables iproute2 nftables uidmap e2fsprogs ca-certificates util-linux kmod procps)
-TEST_PKGS=(docker-registry skopeo umoci debootstrap busybox-static jq curl python3 xz-utils zstd tmux python3-venv openssh-client openssl)
+TEST_PKGS=(docker-registry skopeo umoci debootstrap busybox-static jq curl python3 xz-utils zstd tmux python3-venv openssh-client openssl chromium nodejs)
 CRIU_BUILD_PKGS=(build-essential pkg-config xz-utils dpkg-dev patch
     protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev protobuf-compiler libnl-3-dev
     libnet1-dev libcap-dev libaio-dev libbsd-dev python3-protobuf libgnutls28-dev
@@ -121,6 +121,56 @@ install_moto() {
 }
 if [[ "$WITH_TEST_DEPS" == 1 ]]; then
     install_moto
+fi
+
+# The clients the test suite drives against a real daemon: Python packages pinned in
+# tests/clients/requirements.txt (pytest, the e2b SDK, the mcp client, the SDK's own dependencies)
+# in a venv of their own, and npm packages pinned in tests/clients/package-lock.json (the e2b JS
+# SDK, playwright-core for the dashboard's browser tests) in tests/clients/node_modules. Each is
+# reinstalled only when its pin file changes (a stamp holds the file's sha256).
+CLIENTS_VENV=/opt/warren-test/clients
+CLIENTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/clients"
+install_client_python() {
+    local req="$CLIENTS_DIR/requirements.txt" stamp="$CLIENTS_VENV/.requirements.sha256" want piplog
+    want=$(sha256sum "$req" | cut -d' ' -f1)
+    if [[ -x "$CLIENTS_VENV/bin/python" && "$(cat "$stamp" 2>/dev/null)" == "$want" ]]; then
+        log "client python packages ok: $CLIENTS_VENV"
+        return 0
+    fi
+    log "installing client python packages into $CLIENTS_VENV"
+    rm -rf "$CLIENTS_VENV"
+    mkdir -p "$(dirname "$CLIENTS_VENV")"
+    /usr/bin/python3 -m venv "$CLIENTS_VENV" || die "python3 -m venv $CLIENTS_VENV failed"
+    piplog=$(mktemp)
+    if ! "$CLIENTS_VENV/bin/pip" install --quiet -r "$req" >"$piplog" 2>&1; then
+        tail -n 30 "$piplog" >&2
+        rm -f "$piplog"
+        die "pip install -r $req failed"
+    fi
+    rm -f "$piplog"
+    echo "$want" >"$stamp"
+}
+install_client_node() {
+    local lock="$CLIENTS_DIR/package-lock.json" stamp="$CLIENTS_DIR/node_modules/.lock.sha256" want npmlog
+    command -v npm >/dev/null || ensure_pkgs npm
+    want=$(sha256sum "$lock" | cut -d' ' -f1)
+    if [[ "$(cat "$stamp" 2>/dev/null)" == "$want" ]]; then
+        log "client npm packages ok: $CLIENTS_DIR/node_modules"
+        return 0
+    fi
+    log "installing client npm packages into $CLIENTS_DIR/node_modules"
+    npmlog=$(mktemp)
+    if ! (cd "$CLIENTS_DIR" && npm ci --no-audit --no-fund) >"$npmlog" 2>&1; then
+        tail -n 30 "$npmlog" >&2
+        rm -f "$npmlog"
+        die "npm ci in $CLIENTS_DIR failed"
+    fi
+    rm -f "$npmlog"
+    echo "$want" >"$stamp"
+}
+if [[ "$WITH_TEST_DEPS" == 1 ]]; then
+    install_client_python
+    install_client_node
 fi
 
 # --- CRIU ---------------------------------------------------------------------------------------

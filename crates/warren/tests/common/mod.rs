@@ -12,6 +12,7 @@
 //! `scripts/test.sh`), where a missing piece is a failure.
 #![allow(dead_code)]
 
+pub mod clients;
 pub mod moto;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
