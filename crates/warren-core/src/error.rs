@@ -274,14 +274,7 @@ impl CoreError {
 
     /// The whole cause chain on one line, for messages shown to users.
     pub fn chain(&self) -> String {
-        let mut out = self.to_string();
-        let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(self);
-        while let Some(e) = cur {
-            out.push_str(": ");
-            out.push_str(&e.to_string());
-            cur = e.source();
-        }
-        out
+        chain_of(self)
     }
 
     /// Classify an agent failure: refusals the caller can fix become
@@ -318,4 +311,16 @@ impl CoreError {
             reason: reason.into(),
         }
     }
+}
+
+/// An error and its causes on one line: `outer: cause: root cause`.
+pub(crate) fn chain_of(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        cur = e.source();
+    }
+    out
 }

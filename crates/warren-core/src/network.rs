@@ -47,7 +47,7 @@ impl warren_runtime::NetworkPlug for Plug {
             self.net
                 .plug(&self.id, pid)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| crate::error::chain_of(&e))
         })
     }
 }
@@ -95,7 +95,7 @@ fn net_err(id: &str, e: warren_net::NetError) -> CoreError {
         warren_net::NetError::Policy(reason) => CoreError::invalid("network", reason),
         other => CoreError::NoNetwork {
             id: id.to_owned(),
-            reason: format!(": {other}"),
+            reason: format!(": {}", crate::error::chain_of(&other)),
         },
     }
 }
@@ -116,9 +116,9 @@ impl Core {
         let Some(net) = self.network() else {
             return Ok(None);
         };
+        // The rules go in while the sandbox boots; the plug waits for them.
         let a = net
-            .attach(id, &spec.egress)
-            .await
+            .begin_attach(id, &spec.egress)
             .map_err(|e| net_err(id, e))?;
         Ok(Some(NetworkAttachment {
             nameservers: vec![a.gateway.into()],

@@ -15,8 +15,9 @@
 //! (CRIU then sees loopback only) and `plug` again after a restore, into whatever namespace
 //! the restore made; [`Network::detach`] when it is deleted or archived.
 //!
-//! The host's `ip` (iproute2) and `nft` (nftables) tools do the work, each change one process
-//! fed a script (`ip -batch`, `nft -f`, which nftables applies as one transaction).
+//! Links are made in-process over rtnetlink (`netlink.rs`); the bridge (once, at start-up) and
+//! the rules are the host's `ip` (iproute2) and `nft` (nftables) tools, each change one process
+//! fed a script (`nft -f` applies it as one transaction).
 
 #![forbid(unsafe_code)]
 
@@ -25,6 +26,7 @@ pub mod dns;
 mod firewall;
 mod host;
 mod leases;
+mod netlink;
 pub mod policy;
 mod veth;
 
@@ -59,6 +61,20 @@ pub enum NetError {
         source: std::io::Error,
     },
     /// Every address of the subnet is taken.
+    /// A netlink request about a sandbox's link failed.
+    #[error("cannot {action} the sandbox at {ip}")]
+    Link {
+        /// What was being done.
+        action: &'static str,
+        /// The sandbox's address.
+        ip: Ipv4Addr,
+        /// The kernel's answer.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A sandbox's rules could not be installed (by the transaction an attach started).
+    #[error("cannot install the sandbox's network rules")]
+    Rules(#[source] Arc<NetError>),
     #[error("no free address left in {subnet}")]
     Exhausted {
         /// The subnet.
@@ -116,12 +132,17 @@ struct State {
     leased: HashMap<String, Ipv4Addr>,
     /// Address → the policy in force (for the resolver).
     policies: HashMap<Ipv4Addr, CompiledPolicy>,
+    /// The outcome of each address's latest attach transaction (`None` while it runs).
+    rules: HashMap<Ipv4Addr, RulesOutcome>,
     /// Where the next address search starts (addresses are not reused at once).
     cursor: u32,
 }
 
 /// DNS answers open an address to a restricted sandbox for at least this long: programs cache
 /// answers past short TTLs.
+/// Where the result of an attach's background transaction arrives.
+type RulesOutcome = tokio::sync::watch::Receiver<Option<Result<(), Arc<NetError>>>>;
+
 const MIN_LEARNED_TTL_S: u32 = 300;
 
 impl Network {
@@ -204,9 +225,25 @@ impl Network {
     /// Give sandbox `id` an address (the one it holds, or a new one) and put `policy` in
     /// force; its link comes with [`Network::plug`].
     pub async fn attach(&self, id: &str, policy: &EgressPolicy) -> Result<Attachment, NetError> {
+        let held = self.address(id).is_some();
+        let attachment = self.begin_attach(id, policy)?;
+        if let Err(e) = self.rules_ready(attachment.ip).await {
+            if !held {
+                let _ = self.detach(id).await;
+            }
+            return Err(e);
+        }
+        Ok(attachment)
+    }
+
+    /// [`Network::attach`] without waiting for the rules: the address is leased when this
+    /// returns, and the egress and anti-spoofing rules go in while the sandbox boots (one `nft`
+    /// transaction in the background, off the create path). [`Network::plug`] waits for them
+    /// before it makes the link, so no frame passes before they are in force, and reports their
+    /// failure; [`Network::set_policy`] and [`Network::detach`] wait for them too.
+    pub fn begin_attach(&self, id: &str, policy: &EgressPolicy) -> Result<Attachment, NetError> {
         let compiled = policy.compile().map_err(NetError::Policy)?;
-        let held = self.address(id);
-        let ip = match held {
+        let ip = match self.address(id) {
             Some(ip) => ip,
             None => {
                 let ip = self.reserve(id)?;
@@ -220,26 +257,48 @@ impl Network {
                 ip
             }
         };
-        // The egress chain and the port's anti-spoofing chain in one transaction (one `nft` on
-        // the create path); the port is in the filter before its veth exists. A link that
-        // outlived the daemon gets its port's rules back this way too.
+        // The egress chain and the port's anti-spoofing chain in one transaction; the port is
+        // in the filter before its veth exists. A link that outlived the daemon gets its
+        // port's rules back this way too.
         let port = veth::host_end(ip);
         let script = format!(
             "{}{}",
             self.inner.fw.set_policy(ip, &compiled),
             self.inner.fw.add_port(ip, &port, &veth::sandbox_mac(ip))
         );
-        if let Err(e) = host::nft(&script).await {
-            if held.is_none() {
-                let _ = self.detach(id).await;
+        let (done, rules) = tokio::sync::watch::channel(None);
+        self.state().rules.insert(ip, rules);
+        let inner = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let result = host::nft(&script).await;
+            if result.is_ok()
+                && let Some(inner) = inner.upgrade()
+            {
+                Network { inner }.state().policies.insert(ip, compiled);
             }
-            return Err(e);
-        }
-        self.state().policies.insert(ip, compiled);
+            let _ = done.send(Some(result.map_err(Arc::new)));
+        });
         Ok(Attachment {
             ip,
             gateway: self.inner.gateway,
         })
+    }
+
+    /// Wait until the rules [`Network::begin_attach`] started for `ip` are in force, or report
+    /// why they are not. Immediate when none are on the way.
+    async fn rules_ready(&self, ip: Ipv4Addr) -> Result<(), NetError> {
+        let pending = self.state().rules.get(&ip).cloned();
+        let Some(mut pending) = pending else {
+            return Ok(());
+        };
+        let outcome = match pending.wait_for(Option::is_some).await {
+            Ok(outcome) => outcome.clone(),
+            Err(_) => return Err(NetError::Config("the rules' transaction was lost".into())),
+        };
+        match outcome {
+            Some(Err(e)) => Err(NetError::Rules(e)),
+            _ => Ok(()),
+        }
     }
 
     /// Link sandbox `id` (attached: its port's anti-spoofing rules are in place), whose PID 1
@@ -248,6 +307,7 @@ impl Network {
         let Some(ip) = self.address(id) else {
             return Err(NetError::Config(format!("sandbox {id} has no address")));
         };
+        self.rules_ready(ip).await?;
         let cfg = &self.inner.cfg;
         veth::plug(&cfg.bridge, cfg.subnet, self.inner.gateway, ip, pid).await
     }
@@ -274,6 +334,8 @@ impl Network {
         let Some(ip) = self.address(id) else {
             return Err(NetError::Config(format!("sandbox {id} has no network")));
         };
+        // After the attach's own transaction, which would otherwise overwrite this one.
+        let _ = self.rules_ready(ip).await;
         self.apply(ip, compiled).await
     }
 
@@ -288,13 +350,18 @@ impl Network {
         let Some(ip) = self.address(id) else {
             return Ok(());
         };
+        // Removing rules that an unfinished attach is still adding would leave them behind.
+        let _ = self.rules_ready(ip).await;
         veth::unplug(ip).await;
         let fw = &self.inner.fw;
         // Not in a map (a policy or port that never got in) is fine.
         let _ = host::nft(&fw.unmap(ip)).await;
         let _ = host::nft(&fw.unmap_port(&veth::host_end(ip))).await;
         host::nft(&format!("{}{}", fw.remove(ip), fw.remove_port(ip))).await?;
-        self.state().policies.remove(&ip);
+        let mut st = self.state();
+        st.policies.remove(&ip);
+        st.rules.remove(&ip);
+        drop(st);
         self.inner
             .leases
             .remove(id)
