@@ -47,7 +47,7 @@ started=$SECONDS
 # --- packages ---------------------------------------------------------------------------------
 
 RUNTIME_PKGS=(runc iptables iproute2 nftables uidmap e2fsprogs ca-certificates util-linux kmod procps)
-TEST_PKGS=(docker-registry skopeo umoci debootstrap busybox-static jq curl python3 xz-utils zstd tmux python3-venv openssh-client openssl chromium nodejs)
+TEST_PKGS=(docker-registry skopeo umoci debootstrap busybox-static jq curl python3 xz-utils zstd tmux python3-venv openssh-client openssl rsync chromium nodejs)
 CRIU_BUILD_PKGS=(build-essential pkg-config xz-utils dpkg-dev patch
     protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev protobuf-compiler libnl-3-dev
     libnet1-dev libcap-dev libaio-dev libbsd-dev python3-protobuf libgnutls28-dev

@@ -14,13 +14,63 @@ use std::time::{Duration, Instant};
 use warren_api_types::{CreateSandboxRequest, NetworkMode, NetworkPolicy, UpdateSandboxRequest};
 
 /// The sandbox's web server: `/hello` names the host and a file's content, `/stream` sends
-/// three chunks 300 ms apart, and any request with `Upgrade:` switches to an echo protocol.
+/// three chunks 300 ms apart, `Upgrade: websocket` is a WebSocket echo server (RFC 6455, its
+/// frames parsed and written here, so the proxy is tested against real framing), and any other
+/// `Upgrade:` switches to a raw echo protocol.
 const SERVER: &str = r#"
-import http.server, socket, time, os
+import http.server, socket, time, os, hashlib, base64, struct
+def recv_exact(conn, n):
+    data = b""
+    while len(data) < n:
+        more = conn.recv(n - len(data))
+        if not more:
+            raise EOFError
+        data += more
+    return data
+def websocket_echo(conn):
+    while True:
+        b0, b1 = recv_exact(conn, 2)
+        opcode, masked, n = b0 & 0x0F, b1 & 0x80, b1 & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", recv_exact(conn, 2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", recv_exact(conn, 8))[0]
+        if not masked:
+            return  # clients must mask: close the connection (RFC 6455 5.1)
+        mask = recv_exact(conn, 4)
+        payload = bytes(c ^ mask[i % 4] for i, c in enumerate(recv_exact(conn, n)))
+        if opcode == 9:
+            opcode = 10  # ping -> pong
+        n = len(payload)
+        head = bytes([0x80 | opcode])
+        if n < 126:
+            head += bytes([n])
+        elif n < 65536:
+            head += bytes([126]) + struct.pack("!H", n)
+        else:
+            head += bytes([127]) + struct.pack("!Q", n)
+        conn.sendall(head + payload)
+        if opcode == 8:
+            return
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a): pass
     def do_GET(self):
+        if (self.headers.get("Upgrade") or "").lower() == "websocket":
+            key = self.headers["Sec-WebSocket-Key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+            self.send_response(101)
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Sec-WebSocket-Accept",
+                             base64.b64encode(hashlib.sha1(key.encode()).digest()).decode())
+            self.end_headers()
+            self.wfile.flush()
+            try:
+                websocket_echo(self.connection)
+            except EOFError:
+                pass
+            self.close_connection = True
+            return
         if self.headers.get("Upgrade"):
             self.send_response(101)
             self.send_header("Upgrade", self.headers["Upgrade"])
@@ -293,6 +343,48 @@ async fn egress_modes_dns_allow_lists_and_live_policy_changes() {
 }
 
 /// One HTTP/1.1 request over a fresh connection to the daemon; returns (status, head, body).
+/// Speak WebSocket to the sandbox's echo server at `url` through the daemon at `daemon`.
+async fn websocket_echo_through_the_proxy(url: &str, daemon: SocketAddr, token: &str) {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("X-Warren-Token", token.parse().unwrap());
+    let tcp = tokio::net::TcpStream::connect(daemon).await.unwrap();
+    let (mut ws, response) = tokio_tungstenite::client_async(req, tcp)
+        .await
+        .expect("the WebSocket handshake through the proxy");
+    assert_eq!(response.status(), 101);
+    let big: Vec<u8> = (0..200 * 1024).map(|i| (i % 251) as u8).collect();
+    let sent = [
+        Message::text("hello through the proxy"),
+        Message::binary(big.clone()),
+        Message::Ping(b"are you there".to_vec().into()),
+    ];
+    for m in sent {
+        ws.send(m).await.unwrap();
+    }
+    let mut answers = Vec::new();
+    while answers.len() < 3 {
+        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("an answer within 10 s")
+            .expect("the connection stays open")
+            .unwrap();
+        answers.push(m);
+    }
+    assert_eq!(answers[0], Message::text("hello through the proxy"));
+    assert_eq!(answers[1], Message::binary(big));
+    assert_eq!(answers[2], Message::Pong(b"are you there".to_vec().into()));
+    ws.close(None).await.unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("the close answered within 10 s");
+    assert!(matches!(end, Some(Ok(Message::Close(_))) | None), "{end:?}");
+}
+
 fn http(daemon: SocketAddr, host: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
     let mut s = TcpStream::connect(daemon).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -434,6 +526,10 @@ async fn preview_proxy_tokens_upgrades_streaming_wake_and_branches() {
     s.write_all(b"ping through the proxy").unwrap();
     let n = s.read(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"ping through the proxy");
+
+    // A real WebSocket through the proxy (host form, token header): text, a 200 KiB binary
+    // message (64-bit length, many TCP segments), ping/pong, and the closing handshake.
+    websocket_echo_through_the_proxy(&format!("ws://{host}/ws"), daemon.addr, &token).await;
 
     // Wake on traffic: from pause and from hibernation, the request is held and served (after
     // a restore, the server's listening socket is back and the sandbox linked again).

@@ -207,6 +207,7 @@ async fn ssh_gateway_end_to_end() {
     scp_interrupted(&ssh, id, 64);
     scp_paths(&ssh, id);
     sftp_listing(&ssh, id);
+    rsync_both_ways(&ssh, id);
 
     // Port forwarding (ssh -W, the mechanism of -L) reaches the sandbox's own port through its
     // address; a closed port is refused with the reason (ssh prints it at LogLevel=INFO).
@@ -227,6 +228,38 @@ async fn ssh_gateway_end_to_end() {
         text(&out.stdout),
         text(&out.stderr)
     );
+    // ssh -L, literally: a local port forwarded to the sandbox's port 8080.
+    let local = common::free_port();
+    let mut c = ssh.base_logging("ssh", "-p", &ssh.key, "ERROR");
+    c.args(["-N", "-o", "ExitOnForwardFailure=yes", "-L"])
+        .arg(format!("127.0.0.1:{local}:localhost:8080"))
+        .arg(format!("{id}@127.0.0.1"))
+        .stdin(Stdio::null());
+    let mut forwarder = c.spawn().expect("ssh -L");
+    let fetched = (|| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", local)) {
+                use std::io::Read as _;
+                s.write_all(b"GET /hello HTTP/1.0\r\n\r\n").ok()?;
+                let mut got = String::new();
+                s.read_to_string(&mut got).ok()?;
+                return Some(got);
+            }
+            if Instant::now() > deadline || forwarder.try_wait().ok().flatten().is_some() {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })();
+    // TERM, which `timeout` passes on to ssh (a KILL would orphan ssh).
+    let _ = Command::new("kill")
+        .arg(forwarder.id().to_string())
+        .status();
+    let _ = forwarder.wait();
+    let fetched = fetched.expect("ssh -L never forwarded the local port");
+    assert!(fetched.contains("forwarded"), "{fetched}");
+
     let mut c = ssh.base_logging("ssh", "-p", &ssh.key, "INFO");
     c.args(["-W", "localhost:8081"])
         .arg(format!("{id}@127.0.0.1"));
@@ -320,6 +353,103 @@ fn scp_round_trip(ssh: &Ssh, id: &str, mib: usize) {
         rate(up),
         rate(down)
     );
+}
+
+/// rsync over the gateway, both ways, then a delta update. The image has no rsync, so the
+/// host's rsync goes in first with its libraries and loader (busybox has no libc), and
+/// `--rsync-path` starts it through that loader.
+fn rsync_both_ways(ssh: &Ssh, id: &str) {
+    let rsync = common::which("rsync").expect("rsync is not installed (the rsync package)");
+    let bundle = ssh.dir.join("rsync-bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    std::fs::copy(&rsync, bundle.join("rsync")).unwrap();
+    let ldd = Command::new("ldd").arg(&rsync).output().unwrap();
+    for line in text(&ldd.stdout).lines() {
+        // "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+        let path = line
+            .split_whitespace()
+            .find(|w| w.starts_with('/'))
+            .map(Path::new);
+        if let Some(path) = path {
+            let name = path.file_name().unwrap();
+            std::fs::copy(path, bundle.join(name)).unwrap();
+        }
+    }
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(&bundle)
+        .args(["-cf", "-", "."])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    let out = ssh.run(
+        id,
+        &[],
+        &["mkdir -p /tmp/rl && tar -x -C /tmp/rl"],
+        &tar.stdout,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let remote_rsync = "/tmp/rl/ld-linux-x86-64.so.2 --library-path /tmp/rl /tmp/rl/rsync";
+
+    let src = ssh.dir.join("tree");
+    std::fs::create_dir_all(src.join("sub/deeper")).unwrap();
+    random_file(&src.join("big.bin"), 3);
+    std::fs::write(src.join("sub/a.txt"), "alpha\n").unwrap();
+    std::fs::write(src.join("sub/deeper/b.txt"), "beta\n").unwrap();
+    let shell = format!(
+        "ssh -p {} -i {} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+         -o BatchMode=yes -o LogLevel=ERROR -o IdentitiesOnly=yes",
+        ssh.port,
+        ssh.key.display()
+    );
+    let rsync_cmd = |from: &str, to: &str| {
+        let out = Command::new("timeout")
+            .args([
+                "120",
+                "rsync",
+                "-a",
+                "--stats",
+                "-e",
+                &shell,
+                "--rsync-path",
+                remote_rsync,
+            ])
+            .args([from, to])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "rsync {from} {to}: {}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    let remote = format!("{id}@127.0.0.1:/tmp/synced/");
+    rsync_cmd(&format!("{}/", src.display()), &remote);
+    let back = ssh.dir.join("tree-back");
+    rsync_cmd(&remote, &format!("{}/", back.display()));
+    let diff = Command::new("diff")
+        .arg("-r")
+        .arg(&src)
+        .arg(&back)
+        .output()
+        .unwrap();
+    assert!(
+        diff.status.success(),
+        "the trees differ: {}",
+        text(&diff.stdout)
+    );
+
+    // A second run sends only what changed.
+    std::fs::write(src.join("sub/a.txt"), "alpha, changed\n").unwrap();
+    let stats = rsync_cmd(&format!("{}/", src.display()), &remote);
+    assert!(
+        stats.contains("Number of regular files transferred: 1"),
+        "{stats}"
+    );
+    let out = ssh.run(id, &[], &["cat /tmp/synced/sub/a.txt"], b"");
+    assert_eq!(text(&out.stdout), "alpha, changed\n");
 }
 
 /// An scp upload killed halfway leaves the file it was replacing as it was, and no partial
