@@ -20,7 +20,7 @@ class Terminal:
     def __init__(self, base_url: str, api_key: Optional[str], sandbox_id: str, *, cols: int = 80, rows: int = 24, cmd: Optional[str] = None, user: Optional[str] = None, cwd: Optional[str] = None) -> None:
         url = _pty.pty_url(base_url, sandbox_id, cols, rows, cmd, user, cwd)
         try:
-            self._ws: ClientConnection = connect(url, additional_headers=_pty.auth_headers(api_key), proxy=None, max_size=None, compression=None)
+            self._ws: ClientConnection = connect(url, additional_headers=_pty.auth_headers(api_key), proxy=None, max_size=None, compression=None, legacy=True)
         except InvalidStatus as e:
             raise _pty.handshake_error(e) from None
         self.exit_code: Optional[int] = None
