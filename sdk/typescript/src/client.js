@@ -23,7 +23,7 @@ export class Warren {
   }
 
   /** `{status: "ok", version}` (no key needed). */
-  health() {
+  async health() {
     return this.http.json('GET', '/healthz');
   }
 
@@ -72,7 +72,7 @@ export class Warren {
   }
 
   /** Delete a sandbox by id. */
-  deleteSandbox(id) {
+  async deleteSandbox(id) {
     return this.http.empty('DELETE', sandboxPath(id));
   }
 
@@ -89,17 +89,17 @@ export class Warren {
   }
 
   /** A snapshot by id or name. */
-  getSnapshot(id) {
+  async getSnapshot(id) {
     return this.http.json('GET', `/v1/snapshots/${seg(id, 'snapshot id')}`);
   }
 
   /** Delete a snapshot nothing was made from (ConflictError otherwise). */
-  deleteSnapshot(id) {
+  async deleteSnapshot(id) {
     return this.http.empty('DELETE', `/v1/snapshots/${seg(id, 'snapshot id')}`);
   }
 
   /** Recorded events, oldest first: `{items, next_cursor}` (filters: sandbox, action prefix, after, limit). */
-  listEvents(filters = {}) {
+  async listEvents(filters = {}) {
     return this.http.json('GET', '/v1/events', { query: eventQuery(filters) });
   }
 
@@ -118,12 +118,12 @@ export class Warren {
   }
 
   /** One local image by reference, digest or unique digest prefix. */
-  getImage(reference) {
+  async getImage(reference) {
     return this.http.json('GET', imagePath(reference));
   }
 
   /** Remove a local image (ConflictError while a sandbox uses it). */
-  deleteImage(reference) {
+  async deleteImage(reference) {
     return this.http.empty('DELETE', imagePath(reference));
   }
 

@@ -43,7 +43,7 @@ export class Sandbox {
   }
 
   /** Re-read the sandbox from the daemon. */
-  refresh() {
+  async refresh() {
     return this.set('GET', '');
   }
 
@@ -62,48 +62,48 @@ export class Sandbox {
   }
 
   /** Freeze every process in place (memory kept): running → paused. */
-  pause() {
+  async pause() {
     return this.set('POST', '/pause');
   }
 
   /** Thaw a paused sandbox, or restore a hibernated one: → running. */
-  resume() {
+  async resume() {
     return this.set('POST', '/resume');
   }
 
   /** Checkpoint memory to disk and release it: running/paused → hibernated. */
-  hibernate() {
+  async hibernate() {
     return this.set('POST', '/hibernate');
   }
 
   /** Kill every process, keep the files: → stopped. */
-  stop() {
+  async stop() {
     return this.set('POST', '/stop');
   }
 
   /** Boot a stopped sandbox again on its files: stopped → running. */
-  start() {
+  async start() {
     return this.set('POST', '/start');
   }
 
   /** Move a stopped or hibernated sandbox's files to the archive: → archived. */
-  archive() {
+  async archive() {
     return this.set('POST', '/archive');
   }
 
   /** Any lifecycle verb by name (pause, resume, hibernate, stop, start, archive). */
-  lifecycle(verb) {
+  async lifecycle(verb) {
     if (!LIFECYCLE.includes(verb)) throw invalid(`unknown lifecycle verb ${JSON.stringify(verb)}`);
     return this.set('POST', `/${verb}`);
   }
 
   /** Change labels, metadata, lifecycle, network or publicPorts (each replaces the whole value). */
-  update(changes) {
+  async update(changes) {
     return this.set('PATCH', '', { json: updateBody(changes) });
   }
 
   /** Replace the lifecycle policy ({idle_timeout_s, idle_action, auto_archive_after_s, auto_delete_after_s, ttl_s}). */
-  setLifecycle(policy) {
+  async setLifecycle(policy) {
     return this.update({ lifecycle: policy });
   }
 
@@ -140,12 +140,12 @@ export class Sandbox {
    * Start a command in the background; resolves once it runs to a CommandHandle (`pid`,
    * `wait()`, `kill()`, `sendStdin()` with `stdin: true`).
    */
-  spawn(cmd, opts = {}) {
+  async spawn(cmd, opts = {}) {
     return new CommandHandle(this.http, this.id, opts.onStdout, opts.onStderr).begin(execBody(cmd, opts));
   }
 
   /** Start a detached process that outlives this client (e.g. a server); see attach(). */
-  startProcess(cmd, opts = {}) {
+  async startProcess(cmd, opts = {}) {
     return this.http.json('POST', sandboxPath(this.id, '/processes'), { json: execBody(cmd, opts) });
   }
 
@@ -163,27 +163,27 @@ export class Sandbox {
   }
 
   /** Send KILL (default) or TERM to a process. */
-  kill(pid, signal = 'KILL') {
+  async kill(pid, signal = 'KILL') {
     return this.http.empty('POST', sandboxPath(this.id, `/processes/${Number(pid)}/signal`), { json: { signal: signalName(signal) } });
   }
 
   /** Write to a process's stdin (started with stdin: true); at most 1 MiB per call. */
-  sendStdin(pid, data) {
+  async sendStdin(pid, data) {
     return this.http.empty('POST', sandboxPath(this.id, `/processes/${Number(pid)}/stdin`), { body: data, headers: { 'content-type': 'application/octet-stream' } });
   }
 
   /** Close a process's stdin. */
-  closeStdin(pid) {
+  async closeStdin(pid) {
     return this.http.empty('POST', sandboxPath(this.id, `/processes/${Number(pid)}/stdin/close`));
   }
 
   /** Open an interactive terminal (a login shell unless `cmd` is given). */
-  pty(opts = {}) {
+  async pty(opts = {}) {
     return Terminal.open(this.http, this.id, opts);
   }
 
   /** Capture the files (and with memory: true, the running processes). */
-  snapshot(opts = {}) {
+  async snapshot(opts = {}) {
     return this.http.json('POST', sandboxPath(this.id, '/snapshot'), { json: compact({ memory: Boolean(opts.memory), name: opts.name, labels: opts.labels }) });
   }
 
@@ -209,7 +209,7 @@ export class Sandbox {
   }
 
   /** CPU, memory, pids and disk now, and the last 10 minutes of samples. */
-  metrics() {
+  async metrics() {
     return this.http.json('GET', sandboxPath(this.id, '/metrics'));
   }
 
@@ -256,7 +256,7 @@ export class Files {
   }
 
   /** Stream a local file into the sandbox. */
-  upload(localPath, path, opts = {}) {
+  async upload(localPath, path, opts = {}) {
     return this.write(path, createReadStream(localPath), opts);
   }
 
@@ -277,7 +277,7 @@ export class Files {
   }
 
   /** One file, directory or symlink. */
-  stat(path, opts = {}) {
+  async stat(path, opts = {}) {
     return this.http.json('GET', sandboxPath(this.id, '/files/stat'), { query: this.q(path, opts.user) });
   }
 
@@ -293,28 +293,28 @@ export class Files {
   }
 
   /** `mkdir -p`; an existing directory is fine. */
-  mkdir(path, opts = {}) {
+  async mkdir(path, opts = {}) {
     return this.http.json('POST', sandboxPath(this.id, '/files/mkdir'), { json: compact({ path: absPath(path), mode: opts.mode }), query: { user: opts.user } });
   }
 
   /** Remove a file, symlink or directory (a non-empty one needs recursive: true). */
-  remove(path, opts = {}) {
+  async remove(path, opts = {}) {
     return this.http.empty('DELETE', sandboxPath(this.id, '/files'), { query: this.q(path, undefined, { recursive: Boolean(opts.recursive) }) });
   }
 
   /** Rename `from` to `to` (parents created, an existing file replaced). */
-  move(from, to, opts = {}) {
+  async move(from, to, opts = {}) {
     return this.http.json('POST', sandboxPath(this.id, '/files/move'), { json: { from: absPath(from, 'from'), to: absPath(to, 'to') }, query: { user: opts.user } });
   }
 
   /** Set permission bits (0o755 or "0755"). */
-  chmod(path, mode) {
+  async chmod(path, mode) {
     const m = typeof mode === 'number' ? mode.toString(8).padStart(4, '0') : mode;
     return this.http.json('POST', sandboxPath(this.id, '/files/chmod'), { json: { path: absPath(path), mode: m } });
   }
 
   /** Set owner and/or group (names or numeric ids). */
-  chown(path, owner, group) {
+  async chown(path, owner, group) {
     if (owner === undefined && group === undefined) throw invalid('chown needs owner or group');
     return this.http.json('POST', sandboxPath(this.id, '/files/chown'), { json: compact({ path: absPath(path), owner, group }) });
   }
