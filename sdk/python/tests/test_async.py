@@ -117,6 +117,7 @@ def test_async_snapshots_branch_events_images(image: str) -> None:
                 assert br.snapshot.memory and len(br.sandboxes) == 1
                 assert (await br.sandboxes[0].exec("cat /data/f")).stdout == "snap"
                 await br.sandboxes[0].delete()
+                await w.delete_snapshot(br.snapshot.id)
                 first = await events.__anext__()
                 assert first.action == "sandbox.create" and first.sandbox_id == sb.id
                 await events.aclose()

@@ -64,3 +64,4 @@ def test_branch_continues_running_processes(client: warren.Warren, image: str) -
         finally:
             for b in br.sandboxes:
                 b.delete()
+            client.delete_snapshot(br.snapshot.id)

@@ -57,6 +57,7 @@ test('branch: copies continue from the same instant', async () => {
       }
     } finally {
       for (const b of br.sandboxes) await b.delete();
+      await client.deleteSnapshot(br.snapshot.id);
     }
   });
 });
