@@ -6,6 +6,10 @@
 // through bare fetch (JSON decoded, nothing else), interleaved. Prints p50/p99 and the SDK's extra
 // p50. A benchmark, not a test: it asserts nothing.
 //
+// Then the same with the network taken out: globalThis.fetch is replaced by one answering the
+// bodies recorded from the daemon, for the SDK and the raw calls alike, so the difference is only
+// the SDK's own CPU time per call.
+//
 //   node sdk/typescript/bench/overhead.mjs --iterations 500
 
 import { parseArgs } from 'node:util';
@@ -29,8 +33,8 @@ const calls = {
   'exec sdk': () => sb.exec(['true']),
   'exec raw': async () => (await fetch(`${base}/exec`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ cmd: ['true'] }) })).json(),
 };
-const times = Object.fromEntries(Object.keys(calls).map((k) => [k, []]));
-try {
+async function measure() {
+  const times = Object.fromEntries(Object.keys(calls).map((k) => [k, []]));
   for (let i = 0; i < 20; i++) for (const f of Object.values(calls)) await f();
   for (let i = 0; i < n; i++) {
     for (const [name, f] of Object.entries(calls)) {
@@ -39,13 +43,28 @@ try {
       times[name].push(performance.now() - t);
     }
   }
+  return times;
+}
+
+function report(title, times) {
+  console.log(title);
+  console.log(`${'call'.padEnd(18)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}`);
+  for (const [name, xs] of Object.entries(times)) console.log(`${name.padEnd(18)}${pct(xs, 50).toFixed(3).padStart(9)}${pct(xs, 99).toFixed(3).padStart(9)}`);
+  for (const op of ['getSandbox', 'exec']) {
+    const extra = pct(times[`${op} sdk`], 50) - pct(times[`${op} raw`], 50);
+    console.log(`SDK overhead ${op}: p50 ${extra >= 0 ? '+' : ''}${extra.toFixed(3)} ms`);
+  }
+}
+
+let online;
+let bodies;
+try {
+  online = await measure();
+  bodies = { [base]: await (await fetch(base, { headers })).text(), [`${base}/exec`]: JSON.stringify(await calls['exec raw']()) };
 } finally {
   await sb.delete();
 }
 console.log(`node ${process.version}, ${n} iterations each`);
-console.log(`${'call'.padEnd(18)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}`);
-for (const [name, xs] of Object.entries(times)) console.log(`${name.padEnd(18)}${pct(xs, 50).toFixed(3).padStart(9)}${pct(xs, 99).toFixed(3).padStart(9)}`);
-for (const op of ['getSandbox', 'exec']) {
-  const extra = pct(times[`${op} sdk`], 50) - pct(times[`${op} raw`], 50);
-  console.log(`SDK overhead ${op}: p50 ${extra >= 0 ? '+' : ''}${extra.toFixed(3)} ms`);
-}
+report('against the daemon:', online);
+globalThis.fetch = async (url) => new Response(bodies[String(url)], { status: 200, headers: { 'content-type': 'application/json' } });
+report('client side only (fetch answering the recorded bodies):', await measure());

@@ -60,15 +60,27 @@ export class Http {
       init.body = opts.body;
       if (typeof opts.body !== 'string' && !(opts.body instanceof Uint8Array)) init.duplex = 'half';
     }
+    // The timeout bounds the wait for the answer's head (streams are read without one). One
+    // AbortController and timer per request: AbortSignal.timeout()/any() cost ~0.5 ms each on Node 20.
     const timeoutMs = opts.timeoutMs === undefined ? this.timeoutMs : opts.timeoutMs;
-    const signals = [opts.signal, timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined].filter(Boolean);
-    if (signals.length) init.signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+    let timer;
+    if (timeoutMs) {
+      const ac = new AbortController();
+      timer = setTimeout(() => ac.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+      if (opts.signal) opts.signal.addEventListener('abort', () => ac.abort(opts.signal.reason), { once: true });
+      init.signal = ac.signal;
+    } else if (opts.signal) {
+      init.signal = opts.signal;
+    }
     let res;
     try {
       res = await fetch(url, init);
     } catch (e) {
       if (opts.signal?.aborted) throw e;
+      if (init.signal?.aborted) throw new WarrenConnectionError('connection_error', `warren at ${this.url} did not answer within ${timeoutMs} ms`, 0);
       throw new WarrenConnectionError('connection_error', `cannot reach warren at ${this.url}: ${e.cause?.message ?? e.message}`, 0);
+    } finally {
+      clearTimeout(timer);
     }
     if (res.status >= 400) throw errorFromResponse(res.status, (h) => res.headers.get(h), await res.text());
     return res;
