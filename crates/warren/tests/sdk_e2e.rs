@@ -2,6 +2,9 @@
 //! venv's Python and `node --test sdk/typescript/test/`, each followed by one of the examples
 //! (the Python agent loop that branches to try three fixes; the TypeScript CI job).
 //!
+//! Before the TypeScript suite, `tsc --noEmit --strict` (pinned in tests/clients) compiles
+//! `sdk/typescript/test/types-check.ts` against the SDK's declarations.
+//!
 //! Each SDK gets its own registry and daemon, with the `python` fixture pushed and pulled, and
 //! the `busybox` fixture pushed (not pulled: the suites pull and delete it themselves). The suites
 //! read `WARREN_URL`, `WARREN_API_KEY`, `WARREN_TEST_IMAGE` and `WARREN_TEST_SMALL_IMAGE`.
@@ -113,6 +116,10 @@ fn python_sdk_suite_and_agent_example() {
 fn typescript_sdk_suite_and_ci_example() {
     let Some(env) = common::env() else { return };
     let Some(node) = node() else { return };
+    let Some(node_modules) = clients::node_modules() else {
+        return;
+    };
+    type_check(&node, &node_modules);
     let s = setup(&env);
     let mut suite = suite_command(&node, &s);
     suite.args(["--test", "sdk/typescript/test/"]);
@@ -128,6 +135,31 @@ fn typescript_sdk_suite_and_ci_example() {
         "the job ran every step: {stdout}"
     );
     assert_nothing_left(&s);
+}
+
+/// The declarations compile and describe the API as `types-check.ts` uses it.
+fn type_check(node: &Path, node_modules: &Path) {
+    let mut tsc = Command::new(node);
+    tsc.current_dir(clients::repo_root())
+        .arg(node_modules.join("typescript/bin/tsc"))
+        .args([
+            "--noEmit",
+            "--strict",
+            "--target",
+            "es2022",
+            "--module",
+            "nodenext",
+            "--moduleResolution",
+            "nodenext",
+            "--lib",
+            "es2022,esnext.disposable,dom",
+            "--types",
+            "node",
+            "--typeRoots",
+        ])
+        .arg(node_modules.join("@types"))
+        .arg("sdk/typescript/test/types-check.ts");
+    clients::run_ok(tsc);
 }
 
 /// `node` (20 or later) from PATH, or `None` (a panic under `WARREN_REQUIRE_E2E`).
