@@ -13,6 +13,38 @@ def run(coro):
     return asyncio.run(coro)
 
 
+def test_async_streamed_files(image: str, tmp_path) -> None:
+    import io
+    import tarfile
+
+    src = tmp_path / "up.bin"
+    data = os.urandom(3 << 20)
+    src.write_bytes(data)
+
+    async def main() -> None:
+        async with warren.AsyncWarren() as w:
+            async with await w.create_sandbox(image, cmd=["sleep", "infinity"]) as sb:
+                await sb.files.upload(src, "/tmp/up.bin")
+                assert await sb.files.download("/tmp/up.bin", tmp_path / "down.bin") == len(data)
+                assert (tmp_path / "down.bin").read_bytes() == data
+                await sb.files.write("/tmp/fileobj.txt", io.BytesIO(b"from a file object"))
+                assert await sb.files.read_text("/tmp/fileobj.txt") == "from a file object"
+                buf = io.BytesIO()
+                with tarfile.open(fileobj=buf, mode="w") as tar:
+                    info = tarfile.TarInfo("x/y.txt")
+                    info.size = 1
+                    tar.addfile(info, io.BytesIO(b"Y"))
+                await sb.files.upload_tar("/opt/t", buf.getvalue())
+                assert await sb.files.read_text("/opt/t/x/y.txt") == "Y"
+                out = io.BytesIO()
+                assert await sb.files.download_tar("/opt/t", out) > 0
+                out.seek(0)
+                with tarfile.open(fileobj=out) as tar:
+                    assert sorted(tar.getnames()) == ["t", "t/x", "t/x/y.txt"]
+
+    run(main())
+
+
 def test_async_sandbox_flow(image: str) -> None:
     async def main() -> None:
         async with warren.AsyncWarren() as w:

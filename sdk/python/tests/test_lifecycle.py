@@ -22,7 +22,10 @@ def test_pause_resume_hibernate_stop_start(client: warren.Warren, image: str) ->
         assert sb.stop().state == "stopped"
         with pytest.raises(warren.ConflictError):
             sb.stop().pause()
-        assert sb.start().state == "running"
+        assert sb.archive().state == "archived"  # files to the archive directory
+        with pytest.raises(warren.ConflictError):
+            sb.archive()
+        assert sb.start().state == "running"  # brought back first, then started
         assert sb.files.read_text("/root/state") == "kept\n"
         assert counter.pid not in [p.pid for p in sb.processes()]
 

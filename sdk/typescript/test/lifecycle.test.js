@@ -16,6 +16,8 @@ test('pause, resume, hibernate, stop, start', async () => {
     assert.ok((await sb.processes()).some((q) => q.pid === p.pid), 'the process survived hibernation');
     assert.equal((await sb.stop()).state, 'stopped');
     await assert.rejects(sb.pause(), w.ConflictError);
+    assert.equal((await sb.archive()).state, 'archived');
+    await assert.rejects(sb.archive(), w.ConflictError);
     assert.equal((await sb.start()).state, 'running');
     assert.equal(await sb.files.readText('/root/state'), 'kept\n');
   });
