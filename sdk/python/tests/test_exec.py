@@ -42,6 +42,10 @@ def test_exec_streaming_callbacks(sandbox: warren.Sandbox) -> None:
 def test_exec_stdin(sandbox: warren.Sandbox) -> None:
     assert sandbox.exec(["wc", "-c"], stdin=b"x" * 1000).stdout.strip() == "1000"
     assert sandbox.exec(["cat"], stdin="").stdout == ""
+    big = sandbox.exec(["sha256sum"], stdin=b"y" * (3 << 20))  # more than one 1 MiB write
+    import hashlib
+
+    assert big.stdout.split()[0] == hashlib.sha256(b"y" * (3 << 20)).hexdigest()
 
 
 def test_spawn_wait_and_stdin(sandbox: warren.Sandbox) -> None:

@@ -11,6 +11,8 @@ import { CommandHandle } from './process.js';
 import { ExecCollector, sseMessages } from './streams.js';
 import { Terminal } from './terminal.js';
 
+/** The most the API takes in one stdin write. */
+const STDIN_CHUNK = 1 << 20;
 const LIFECYCLE = ['pause', 'resume', 'hibernate', 'stop', 'start', 'archive'];
 
 /**
@@ -129,7 +131,8 @@ export class Sandbox {
     for await (const msg of sseMessages(res)) {
       if (collector.handle(msg)) break;
       if (msg.event === 'start' && opts.stdin !== undefined) {
-        if (opts.stdin.length) await this.sendStdin(collector.pid, opts.stdin);
+        const bytes = typeof opts.stdin === 'string' ? new TextEncoder().encode(opts.stdin) : opts.stdin;
+        for (let i = 0; i < bytes.length; i += STDIN_CHUNK) await this.sendStdin(collector.pid, bytes.subarray(i, i + STDIN_CHUNK));
         await this.closeStdin(collector.pid);
       }
     }

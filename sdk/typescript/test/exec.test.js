@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 
 import * as w from '../src/index.js';
@@ -34,6 +35,9 @@ test('stdin', async () => {
   assert.equal((await ctx.sb.exec(['wc', '-c'], { stdin: 'x'.repeat(1000) })).stdout.trim(), '1000');
   assert.equal((await ctx.sb.exec(['cat'], { stdin: new Uint8Array([104, 105]) })).stdout, 'hi');
   assert.equal((await ctx.sb.exec(['cat'], { stdin: '' })).stdout, '');
+  const big = new Uint8Array(3 << 20).fill(121); // more than one 1 MiB write
+  const want = createHash('sha256').update(big).digest('hex');
+  assert.equal((await ctx.sb.exec(['sha256sum'], { stdin: big })).stdout.split(' ')[0], want);
 });
 
 test('spawn: wait, stdin, kill', async () => {

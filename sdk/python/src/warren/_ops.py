@@ -304,6 +304,16 @@ def write_stdin(sandbox_id: str, pid: int, data: Union[bytes, str]) -> Op[None]:
     return Op("POST", sandbox_path(sandbox_id, f"/processes/{int(pid)}/stdin"), _none, content=raw, headers={"content-type": "application/octet-stream"})
 
 
+STDIN_CHUNK = 1 << 20
+"""The most the API takes in one stdin write."""
+
+
+def stdin_chunks(data: Union[bytes, str]) -> List[bytes]:
+    """``data`` split into writes the API accepts (none for empty data)."""
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    return [raw[i : i + STDIN_CHUNK] for i in range(0, len(raw), STDIN_CHUNK)]
+
+
 def close_stdin(sandbox_id: str, pid: int) -> Op[None]:
     """``POST /v1/sandboxes/{id}/processes/{pid}/stdin/close``."""
     return Op("POST", sandbox_path(sandbox_id, f"/processes/{int(pid)}/stdin/close"), _none)

@@ -149,8 +149,8 @@ class AsyncSandbox:
                     if collector.handle(msg):
                         return collector.result()
                     if msg.event == "start" and stdin is not None:
-                        if stdin:
-                            await self._http.call(_ops.write_stdin(self.id, collector.pid or 0, stdin))
+                        for chunk in _ops.stdin_chunks(stdin):
+                            await self._http.call(_ops.write_stdin(self.id, collector.pid or 0, chunk))
                         await self._http.call(_ops.close_stdin(self.id, collector.pid or 0))
         return collector.result()
 

@@ -134,8 +134,8 @@ class Sandbox:
                     if collector.handle(msg):
                         return collector.result()
                     if msg.event == "start" and stdin is not None:
-                        if stdin:
-                            self._http.call(_ops.write_stdin(self.id, collector.pid or 0, stdin))
+                        for chunk in _ops.stdin_chunks(stdin):
+                            self._http.call(_ops.write_stdin(self.id, collector.pid or 0, chunk))
                         self._http.call(_ops.close_stdin(self.id, collector.pid or 0))
         return collector.result()
 
