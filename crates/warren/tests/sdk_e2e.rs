@@ -2,7 +2,8 @@
 //! venv's Python and `node --test sdk/typescript/test/`, each followed by one of the examples
 //! (the Python agent loop that branches to try three fixes; the TypeScript CI job).
 //!
-//! Before the TypeScript suite, `tsc --noEmit --strict` (pinned in tests/clients) compiles
+//! Before the Python suite, `mypy --strict` checks the package's annotations (it ships
+//! `py.typed`); before the TypeScript suite, `tsc --noEmit --strict` (pinned in tests/clients) compiles
 //! `sdk/typescript/test/types-check.ts` against the SDK's declarations.
 //!
 //! Each SDK gets its own registry and daemon, with the `python` fixture pushed and pulled, and
@@ -85,6 +86,14 @@ fn python_sdk_suite_and_agent_example() {
     let Some(python) = clients::python() else {
         return;
     };
+    let mypy_cache = tempfile::tempdir().unwrap();
+    let mut mypy = Command::new(&python);
+    mypy.current_dir(clients::repo_root())
+        .args(["-m", "mypy", "--strict", "--cache-dir"])
+        .arg(mypy_cache.path())
+        .args(["sdk/python/src/warren", "examples/agent_branch_fixes.py"])
+        .env("MYPYPATH", clients::repo_root().join("sdk/python/src"));
+    clients::run_ok(mypy);
     let s = setup(&env);
     let mut pytest = suite_command(&python, &s);
     pytest.args([

@@ -12,7 +12,9 @@
 __version__ = "0.1.0"
 
 from ._streams import OutputCallback  # noqa: E402
-from .aio import AsyncBranches, AsyncCommandHandle, AsyncFiles, AsyncSandbox, AsyncTerminal, AsyncWarren  # noqa: E402
+from .aio import AsyncBranches, AsyncFiles, AsyncSandbox, AsyncWarren  # noqa: E402
+from .aio_process import AsyncCommandHandle  # noqa: E402
+from .aio_terminal import AsyncTerminal  # noqa: E402
 from .client import Warren  # noqa: E402
 from .errors import (  # noqa: E402
     ERRORS_BY_CODE,

@@ -453,6 +453,16 @@ def ports(sandbox_id: str) -> Op[List[Port]]:
     return Op("GET", sandbox_path(sandbox_id, "/ports"), lambda b: [Port.from_json(p) for p in _load(b)["items"]])
 
 
+def preview_url(base_url: str, info: SandboxInfo, port: int, with_token: bool) -> str:
+    """The preview-proxy URL of a sandbox port under the API's address (with the access token
+    for a private port when ``with_token``)."""
+    url = f"{base_url}{sandbox_path(info.id, f'/ports/{int(port)}/')}"
+    token = info.network.access_token
+    if with_token and token and port not in info.network.public_ports:
+        url += f"?warren_token={token}"
+    return url
+
+
 def metrics(sandbox_id: str) -> Op[SandboxMetrics]:
     """``GET /v1/sandboxes/{id}/metrics``."""
     return Op("GET", sandbox_path(sandbox_id, "/metrics"), lambda b: SandboxMetrics.from_json(_load(b)))

@@ -230,7 +230,7 @@ class AsyncSandbox:
 
     @_doc(Sandbox.preview_url)
     def preview_url(self, port: int, *, with_token: bool = True) -> str:
-        return Sandbox.preview_url(self, port, with_token=with_token)  # type: ignore[arg-type]
+        return _ops.preview_url(self._http.base_url, self.info, port, with_token)
 
     @_doc(Sandbox.metrics)
     async def metrics(self) -> SandboxMetrics:
@@ -290,11 +290,11 @@ class AsyncFiles:
     @_doc(Files.download)
     async def download(self, path: str, local: Union[LocalPath, IO[bytes]], *, user: Optional[str] = None) -> int:
         if not hasattr(local, "write"):
-            with open(local, "wb") as f:  # type: ignore[arg-type]
+            with open(local, "wb") as f:
                 return await self.download(path, f, user=user)
         n = 0
         async for chunk in self.iter_bytes(path, user=user):
-            local.write(chunk)  # type: ignore[union-attr]
+            local.write(chunk)
             n += len(chunk)
         return n
 
@@ -337,12 +337,12 @@ class AsyncFiles:
     @_doc(Files.download_tar)
     async def download_tar(self, path: str, local: Union[LocalPath, IO[bytes]], *, user: Optional[str] = None) -> int:
         if not hasattr(local, "write"):
-            with open(local, "wb") as f:  # type: ignore[arg-type]
+            with open(local, "wb") as f:
                 return await self.download_tar(path, f, user=user)
         n = 0
         async with self._http.stream(_ops.read_archive(self._id, path, user)) as r:
             async for chunk in r.aiter_bytes():
-                local.write(chunk)  # type: ignore[union-attr]
+                local.write(chunk)
                 n += len(chunk)
         return n
 

@@ -221,11 +221,7 @@ class Sandbox:
     def preview_url(self, port: int, *, with_token: bool = True) -> str:
         """The URL of ``port`` through the daemon's preview proxy (under the API's own address).
         A private port's URL carries the sandbox's access token unless ``with_token=False``."""
-        url = f"{self._http.base_url}{_ops.sandbox_path(self.id, f'/ports/{int(port)}/')}"
-        token = self.info.network.access_token
-        if with_token and token and port not in self.info.network.public_ports:
-            url += f"?warren_token={token}"
-        return url
+        return _ops.preview_url(self._http.base_url, self.info, port, with_token)
 
     def metrics(self) -> SandboxMetrics:
         """CPU, memory, pids and disk now, and the last 10 minutes of samples."""
@@ -288,10 +284,10 @@ class Files:
         n = 0
         if hasattr(local, "write"):
             for chunk in self.iter_bytes(path, user=user):
-                local.write(chunk)  # type: ignore[union-attr]
+                local.write(chunk)
                 n += len(chunk)
             return n
-        with open(local, "wb") as f:  # type: ignore[arg-type]
+        with open(local, "wb") as f:
             return self.download(path, f, user=user)
 
     def list(self, path: str, *, depth: int = 1, user: Optional[str] = None) -> List[FileEntry]:
@@ -336,12 +332,12 @@ class Files:
         """Stream a tar of the tree at ``path`` to a local path or file object; bytes written."""
         op = _ops.read_archive(self._id, path, user)
         if not hasattr(local, "write"):
-            with open(local, "wb") as f:  # type: ignore[arg-type]
+            with open(local, "wb") as f:
                 return self.download_tar(path, f, user=user)
         n = 0
         with self._http.stream(op) as r:
             for chunk in r.iter_bytes():
-                local.write(chunk)  # type: ignore[union-attr]
+                local.write(chunk)
                 n += len(chunk)
         return n
 
