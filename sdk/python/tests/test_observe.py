@@ -48,15 +48,18 @@ def test_events_list_and_stream(client: warren.Warren, image: str) -> None:
     newest = client.list_events(limit=1).items
     stream = client.stream_events(action="sandbox.", after=newest[-1].seq if newest else 0)
 
+    target: list = []  # the sandbox whose deletion ends the reader (set once it exists)
+
     def reader() -> None:
         for ev in stream:
             got.append(ev)
-            if ev.action == "sandbox.deleted":
+            if ev.action == "sandbox.deleted" and target and ev.sandbox_id == target[0]:
                 return
 
     t = threading.Thread(target=reader, daemon=True)
     t.start()
     sb = client.create_sandbox(image)
+    target.append(sb.id)
     sb.pause()
     sb.delete()
     t.join(20)

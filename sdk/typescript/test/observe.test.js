@@ -40,13 +40,15 @@ test('events: list, sandbox events, live stream with replay', async () => {
   const newest = (await client.listEvents({ limit: 1 })).items;
   const ac = new AbortController();
   const got = [];
+  let target = null; // the sandbox whose deletion ends the reader
   const reader = (async () => {
     for await (const ev of client.streamEvents({ action: 'sandbox.', after: newest.at(-1)?.seq ?? 0, signal: ac.signal })) {
       got.push(ev);
-      if (ev.action === 'sandbox.deleted') break;
+      if (ev.action === 'sandbox.deleted' && ev.sandbox_id === target) break;
     }
   })();
   const sb = await client.createSandbox({ image });
+  target = sb.id;
   await sb.pause();
   await sb.delete();
   await reader;
