@@ -1,0 +1,83 @@
+"""An interactive terminal (PTY) in a sandbox, over the API's WebSocket (blocking)."""
+
+from __future__ import annotations
+
+import time
+from typing import Optional, Union
+
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from . import _pty
+
+
+class Terminal:
+    """A process on a pseudo-terminal. Bytes written are keystrokes; bytes read are the screen.
+
+    Use as a context manager, or call :meth:`close` (which kills the process).
+    """
+
+    def __init__(self, base_url: str, api_key: Optional[str], sandbox_id: str, *, cols: int = 80, rows: int = 24, cmd: Optional[str] = None, user: Optional[str] = None, cwd: Optional[str] = None) -> None:
+        url = _pty.pty_url(base_url, sandbox_id, cols, rows, cmd, user, cwd)
+        try:
+            self._ws: ClientConnection = connect(url, additional_headers=_pty.auth_headers(api_key), proxy=None, max_size=None, compression=None, legacy=True)
+        except InvalidStatus as e:
+            raise _pty.handshake_error(e) from None
+        self.exit_code: Optional[int] = None
+        """The process's exit status once it ended, else ``None``."""
+
+    def write(self, data: Union[str, bytes]) -> None:
+        """Send keystrokes (text is UTF-8 encoded)."""
+        self._ws.send(data.encode() if isinstance(data, str) else bytes(data), text=False)
+
+    def resize(self, cols: int, rows: int) -> None:
+        """Resize the terminal (the program gets SIGWINCH)."""
+        self._ws.send(_pty.resize_message(cols, rows), text=True)
+
+    def read(self, timeout: Optional[float] = None) -> bytes:
+        """The next output bytes; ``b""`` once the process has ended; ``TimeoutError`` after ``timeout`` s."""
+        while self.exit_code is None:
+            try:
+                msg = self._ws.recv(timeout=timeout)
+            except ConnectionClosed:
+                return b""
+            if isinstance(msg, bytes):
+                return msg
+            self.exit_code = _pty.notice(msg)
+        return b""
+
+    def read_until(self, marker: Union[str, bytes], timeout: float = 10.0) -> bytes:
+        """Read until the output contains ``marker``; return everything read. ``TimeoutError`` if not seen."""
+        want = marker.encode() if isinstance(marker, str) else marker
+        deadline = time.monotonic() + timeout
+        buf = b""
+        while want not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{want!r} not seen in terminal output within {timeout} s: {buf[-300:]!r}")
+            chunk = self.read(timeout=left)
+            if not chunk and self.exit_code is not None:
+                raise EOFError(f"terminal exited ({self.exit_code}) before {want!r} appeared: {buf[-300:]!r}")
+            buf += chunk
+        return buf
+
+    def wait(self, timeout: float = 30.0) -> int:
+        """Wait for the process to end (discarding output); its exit code."""
+        deadline = time.monotonic() + timeout
+        while self.exit_code is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("terminal still running")
+            if not self.read(timeout=left) and self.exit_code is None:
+                raise EOFError("terminal closed without an exit code")
+        return self.exit_code
+
+    def close(self) -> None:
+        """Close the socket (the process is killed if it still runs)."""
+        self._ws.close()
+
+    def __enter__(self) -> "Terminal":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
