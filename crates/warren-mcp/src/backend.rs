@@ -34,3 +34,40 @@ impl Backend {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(url: &str) -> Client {
+        Client::new(url, Some("k".into())).unwrap()
+    }
+
+    #[test]
+    fn per_request_takes_the_caller_of_the_http_request() {
+        let mut req = http::Request::new(());
+        req.extensions_mut()
+            .insert(Caller(client("http://127.0.0.1:1")));
+        let (parts, ()) = req.into_parts();
+        let mut ext = Extensions::new();
+        ext.insert(parts);
+        let got = Backend::PerRequest.client(&ext).unwrap();
+        assert_eq!(got.base_url(), "http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn per_request_without_a_caller_is_an_error_not_a_panic() {
+        let err = Backend::PerRequest.client(&Extensions::new()).unwrap_err();
+        assert!(matches!(err, ToolError::NoCaller), "{err}");
+        let (parts, ()) = http::Request::new(()).into_parts();
+        let mut ext = Extensions::new();
+        ext.insert(parts);
+        assert!(Backend::PerRequest.client(&ext).is_err());
+    }
+
+    #[test]
+    fn fixed_ignores_the_request() {
+        let got = Backend::Fixed(client("http://h:2")).client(&Extensions::new());
+        assert_eq!(got.unwrap().base_url(), "http://h:2");
+    }
+}

@@ -63,3 +63,26 @@ impl ToolError {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_errors_read_as_the_api_message_and_code() {
+        let e = ToolError::from(ClientError::Api {
+            status: 404,
+            code: warren_api_types::ErrorCode::SandboxNotFound,
+            message: "no sandbox sb-x".into(),
+        });
+        assert_eq!(e.report(), "no sandbox sb-x (sandbox_not_found)");
+    }
+
+    #[test]
+    fn causes_are_reported_once() {
+        let json = serde_json::from_str::<u8>("x").unwrap_err();
+        let text = json.to_string();
+        let report = ToolError::Encode(json).report();
+        assert_eq!(report, format!("cannot encode the result as JSON: {text}"));
+    }
+}
