@@ -86,9 +86,14 @@ async def check_tools(client: Client) -> None:
             assert spec.get("description") or "$ref" in spec or "anyOf" in spec or "oneOf" in spec, (
                 f"{t.name}.{prop} has no description: {spec}"
             )
-    run = next(t for t in listed.tools if t.name == "run_command").input_schema
+    by_name = {t.name: t for t in listed.tools}
+    for name in ("list_sandboxes", "read_file", "list_files"):
+        assert by_name[name].annotations and by_name[name].annotations.read_only_hint is True, name
+    assert by_name["delete_sandbox"].annotations.destructive_hint is True
+    assert by_name["create_sandbox"].annotations.destructive_hint is False
+    run = by_name["run_command"].input_schema
     assert set(run["required"]) == {"sandbox_id", "command"}, run
-    ok(f"list_tools: {len(names)} tools, each with a description and an input schema")
+    ok(f"list_tools: {len(names)} tools, each with a description, an input schema and hints")
 
 
 async def check_commands(client: Client, sb: str) -> None:

@@ -54,7 +54,8 @@ impl WarrenMcp {
     /// `create_sandbox`.
     #[tool(
         description = "Create and start a sandbox from an OCI image (pulled if needed) or a \
-        snapshot. Returns its id, which the other tools take as sandbox_id."
+        snapshot. Returns its id, which the other tools take as sandbox_id.",
+        annotations(destructive_hint = false)
     )]
     async fn create_sandbox(
         &self,
@@ -82,7 +83,8 @@ impl WarrenMcp {
     /// `list_sandboxes`.
     #[tool(
         description = "List sandboxes (id, state, image, labels), optionally only those \
-        in one state or matching labels."
+        in one state or matching labels.",
+        annotations(read_only_hint = true)
     )]
     async fn list_sandboxes(
         &self,
@@ -106,7 +108,8 @@ impl WarrenMcp {
     /// `delete_sandbox`.
     #[tool(
         description = "Delete a sandbox: stop its processes and remove its files. \
-        Cannot be undone."
+        Cannot be undone.",
+        annotations(destructive_hint = true)
     )]
     async fn delete_sandbox(
         &self,
@@ -157,7 +160,8 @@ impl WarrenMcp {
     /// `read_file`.
     #[tool(
         description = "Read a file from a sandbox. Text comes back as text, other bytes \
-        as base64 (see encoding); long files are cut at max_bytes."
+        as base64 (see encoding); long files are cut at max_bytes.",
+        annotations(read_only_hint = true)
     )]
     async fn read_file(
         &self,
@@ -185,7 +189,8 @@ impl WarrenMcp {
     /// `list_files`.
     #[tool(
         description = "List the entries of a directory in a sandbox (path, type, size), \
-        optionally several levels deep."
+        optionally several levels deep.",
+        annotations(read_only_hint = true)
     )]
     async fn list_files(
         &self,
@@ -199,7 +204,8 @@ impl WarrenMcp {
     /// `pause_sandbox`.
     #[tool(
         description = "Pause a running sandbox: freeze its processes in place (memory \
-        stays in RAM). resume_sandbox continues them."
+        stays in RAM). resume_sandbox continues them.",
+        annotations(destructive_hint = false)
     )]
     async fn pause_sandbox(
         &self,
@@ -215,7 +221,8 @@ impl WarrenMcp {
     /// `resume_sandbox`.
     #[tool(
         description = "Resume a paused or hibernated sandbox: its processes continue \
-        where they were."
+        where they were.",
+        annotations(destructive_hint = false)
     )]
     async fn resume_sandbox(
         &self,
@@ -231,7 +238,8 @@ impl WarrenMcp {
     /// `hibernate_sandbox`.
     #[tool(
         description = "Hibernate a sandbox: write its processes' memory to disk and free \
-        the RAM. resume_sandbox brings it back exactly as it was."
+        the RAM. resume_sandbox brings it back exactly as it was.",
+        annotations(destructive_hint = false)
     )]
     async fn hibernate_sandbox(
         &self,
@@ -248,7 +256,8 @@ impl WarrenMcp {
     #[tool(
         description = "Take an immutable snapshot of a sandbox's files (and, with \
         memory=true, its running processes). create_sandbox with snapshot=<id> starts new \
-        sandboxes from it."
+        sandboxes from it.",
+        annotations(destructive_hint = false)
     )]
     async fn snapshot_sandbox(
         &self,
@@ -270,7 +279,8 @@ impl WarrenMcp {
     #[tool(
         description = "Branch a running sandbox: make count new sandboxes that each \
         continue from this instant (files and processes), to try different things in \
-        parallel. The original keeps running."
+        parallel. The original keeps running.",
+        annotations(destructive_hint = false)
     )]
     async fn branch_sandbox(
         &self,
@@ -293,7 +303,8 @@ impl WarrenMcp {
     #[tool(
         description = "Make a port a server in the sandbox listens on reachable over \
         HTTP and return its preview URLs (with the access token unless public=true). The \
-        server must already listen on 0.0.0.0."
+        server must already listen on 0.0.0.0.",
+        annotations(destructive_hint = false, idempotent_hint = true)
     )]
     async fn expose_port(
         &self,
