@@ -88,6 +88,7 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     api_key: Option<String>,
+    host: Option<String>,
 }
 
 impl std::fmt::Debug for Client {
@@ -121,7 +122,21 @@ impl Client {
             http,
             base,
             api_key,
+            host: None,
         })
+    }
+
+    /// The same daemon and connection pool, calling with another API key and, when `host` is
+    /// given, sending that `Host` header instead of the base URL's. The daemon's MCP endpoint
+    /// uses it to call the API on the caller's behalf over loopback, so that what the API
+    /// builds from `Host` (preview URLs) names the address the caller used.
+    pub fn for_caller(&self, api_key: String, host: Option<String>) -> Self {
+        Self {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            api_key: Some(api_key),
+            host,
+        }
     }
 
     /// The daemon's base URL.
@@ -133,6 +148,9 @@ impl Client {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(key) = &self.api_key {
             req = req.bearer_auth(key);
+        }
+        if let Some(host) = &self.host {
+            req = req.header(reqwest::header::HOST, host);
         }
         req
     }

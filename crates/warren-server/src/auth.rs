@@ -1,10 +1,10 @@
-//! `Authorization: Bearer <key>` on every `/v1` route.
+//! `Authorization: Bearer <key>` on every `/v1` route (and on `/mcp`, see `crate::mcp`).
 
 use axum::extract::{Request, State};
-use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use warren_api_types::ErrorCode;
 use warren_core::Principal;
 
@@ -17,10 +17,26 @@ pub(crate) async fn require_api_key(
     State(state): State<AppState>,
     mut req: Request,
     next: Next,
-) -> Result<Response, ApiError> {
-    let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m);
-    let header = req
-        .headers()
+) -> Result<Response, Response> {
+    let (principal, _) = authenticate(&state, req.headers()).await?;
+    crate::scope::check(&principal, req.method(), req.headers())
+        .map_err(IntoResponse::into_response)?;
+    if let Some(id) = activity_of(req.method(), req.uri().path()) {
+        state.core.note_activity(id);
+    }
+    req.extensions_mut().insert(principal);
+    Ok(next.run(req).await)
+}
+
+/// The principal of a request's `Authorization: Bearer <key>` and the key itself, once the
+/// key is valid and within its rate limit (the scope is the caller's to check). The error is
+/// the response to send: `401 unauthorized` or `429 rate_limited`.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Principal, String), Response> {
+    let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m).into_response();
+    let header = headers
         .get(AUTHORIZATION)
         .ok_or_else(|| unauthorized("missing API key: send Authorization: Bearer <key>"))?;
     let token = header
@@ -35,14 +51,9 @@ pub(crate) async fn require_api_key(
         .await
         .map_err(|_| unauthorized("invalid, expired or revoked API key"))?;
     if let Some(limited) = state.rate_limiter.check(&principal.key_id) {
-        return Ok(limited);
+        return Err(limited);
     }
-    crate::scope::check(&principal, req.method(), req.headers())?;
-    if let Some(id) = activity_of(req.method(), req.uri().path()) {
-        state.core.note_activity(id);
-    }
-    req.extensions_mut().insert(principal);
-    Ok(next.run(req).await)
+    Ok((principal, token.to_owned()))
 }
 
 /// The sandbox an authenticated call is activity on (idle policies): any call about one

@@ -6,6 +6,7 @@
 //! methods and malformed bodies, is `{"error": {"code", "message"}}` with a
 //! stable code (see [`warren_api_types::ErrorCode`]). Every route except
 //! `/healthz`, `/v1/openapi.json` and `/docs` needs `Authorization: Bearer <api key>`.
+//! `/mcp` serves warren's MCP tools to AI agents (see `mcp`).
 #![forbid(unsafe_code)]
 
 mod auth;
@@ -13,6 +14,7 @@ mod convert;
 mod error;
 mod http_metrics;
 mod json;
+mod mcp;
 pub mod openapi;
 mod proxy;
 mod rate_limit;
@@ -49,6 +51,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes.public)
         .merge(routes.authenticated.route_layer(authenticated))
+        .merge(mcp::routes(state.clone()))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(middleware::from_fn_with_state(

@@ -53,6 +53,8 @@ pub enum Command {
     /// List, inspect, create, remove and move files inside a sandbox; chmod and chown.
     #[command(subcommand)]
     Fs(crate::commands::fs::FsCommand),
+    /// Serve warren's tools to an AI agent over MCP (stdio), e.g. from Claude Desktop.
+    Mcp(crate::commands::mcp::McpArgs),
     /// Check what this host supports and how to fix what is missing.
     Doctor {
         /// Print machine-readable JSON.

@@ -48,6 +48,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Events(args) => commands::events::run(args).await,
         Command::Cp(args) => commands::cp::run(args).await,
         Command::Fs(cmd) => commands::fs::run(cmd).await,
+        Command::Mcp(args) => commands::mcp::run(args).await,
         Command::Doctor { json } => commands::doctor::run(json),
     }
 }

@@ -7,6 +7,7 @@ pub mod fs;
 pub mod image;
 pub mod keys;
 pub mod logs;
+pub mod mcp;
 pub mod network;
 pub mod process;
 pub mod sandbox;
