@@ -149,6 +149,27 @@ async fn hibernate_keeps_memory_and_listening_sockets() {
     );
     let sum = first.split_whitespace().next().unwrap().to_owned();
 
+    // A background process whose shell has exited (its session leader is gone), as `cmd &`
+    // leaves one; and a command killed by its timeout, which takes its children with it.
+    let bg = ExecRequest::new(["sh", "-c", "sleep 600 > /dev/null 2>&1 & echo started"]);
+    let out = client.exec(&sb.id, &bg).await.unwrap();
+    assert_eq!(out.stdout.trim(), "started");
+    let mut timed = ExecRequest::new(["sh", "-c", "sleep 700; echo never"]);
+    timed.timeout_s = Some(1);
+    let out = client.exec(&sb.id, &timed).await.unwrap();
+    assert_ne!(out.exit_code, 0, "{out:?}");
+    let sleepers = ExecRequest::new([
+        "sh",
+        "-c",
+        "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done | grep '^sleep' | sort",
+    ]);
+    let out = client.exec(&sb.id, &sleepers).await.unwrap();
+    assert_eq!(
+        out.stdout.trim(),
+        "sleep 600",
+        "the timed-out command's child outlived it: {out:?}"
+    );
+
     let hibernated = client.hibernate_sandbox(&sb.id).await.expect("hibernate");
     assert_eq!(hibernated.state.as_str(), "hibernated");
     assert!(common::cgroups_of(&sb.id).is_empty(), "memory released");
@@ -162,6 +183,12 @@ async fn hibernate_keeps_memory_and_listening_sockets() {
     assert!(
         out.stdout.starts_with(&format!("{sum} n=2 ")),
         "after resume: {out:?} (before: {first:?})"
+    );
+    let out = client.exec(&sb.id, &sleepers).await.unwrap();
+    assert_eq!(
+        out.stdout.trim(),
+        "sleep 600",
+        "the background process after resume"
     );
 
     // Hibernate → stop discards the checkpoint; start boots fresh (the counter starts over).

@@ -115,17 +115,23 @@ pub async fn start(
     let events = proc_.subscribe();
     agent.registry.insert(proc_.clone());
     if let Some(t) = timeout {
-        let (registry, p) = (agent.registry.clone(), proc_.clone());
-        tokio::spawn(async move {
-            tokio::time::sleep(t).await;
-            if registry.contains(&p) {
-                let _ = kill(Pid::from_raw(p.pid as i32), NixSignal::SIGKILL);
-            }
-        });
+        kill_at_timeout(agent, &proc_, t);
     }
     let registry = agent.registry.clone();
     tokio::spawn(pump::run(registry, proc_, stdout, stderr, spawned.exit));
     Ok(events)
+}
+
+/// When `t` has passed and `proc_` still runs, SIGKILL it and the processes it started: a
+/// timed-out `sh -c "sleep 700"` must not leave its `sleep` behind.
+fn kill_at_timeout(agent: &Arc<Agent>, proc_: &Arc<Proc>, t: Duration) {
+    let (registry, p) = (agent.registry.clone(), proc_.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(t).await;
+        if registry.contains(&p) {
+            let _ = signal_process(&p, NixSignal::SIGKILL);
+        }
+    });
 }
 
 /// `Start` with `pty`: the process runs on a new terminal of `size`.
@@ -146,13 +152,7 @@ fn start_pty(
     let events = proc_.subscribe();
     agent.registry.insert(proc_.clone());
     if let Some(t) = timeout {
-        let (registry, p) = (agent.registry.clone(), proc_.clone());
-        tokio::spawn(async move {
-            tokio::time::sleep(t).await;
-            if registry.contains(&p) {
-                let _ = kill(Pid::from_raw(p.pid as i32), NixSignal::SIGKILL);
-            }
-        });
+        kill_at_timeout(agent, &proc_, t);
     }
     let registry = agent.registry.clone();
     tokio::spawn(pty::run(registry, proc_, master, spawned.exit));
@@ -212,12 +212,63 @@ pub fn send_signal(agent: &Agent, req: SendSignalRequest) -> Result<(), ConnectE
         }
     };
     let p = find(agent, &req.process)?;
-    kill(Pid::from_raw(p.pid as i32), sig).map_err(|e| {
+    signal_process(&p, sig).map_err(|e| {
         err(
             ConnectCode::Internal,
             format!("cannot signal process {}: {e}", p.pid),
         )
     })
+}
+
+/// Signal process `p` and the processes it started, as a shell's job control signals a whole
+/// job: a killed `sh -c "a | b"` takes `a` and `b` with it rather than leaving them running (a
+/// stray child also outlives the command's timeout). A process on a PTY leads a process group
+/// of its own, which is signalled; any other process shares the agent's group, so its
+/// descendants are found through `/proc` instead. Processes it started that have already been
+/// orphaned (`cmd &` in a shell that exited) belong to nobody and are left alone.
+fn signal_process(p: &Proc, sig: NixSignal) -> nix::Result<()> {
+    let pid = p.pid as i32;
+    if p.pty().is_some() {
+        return kill(Pid::from_raw(-pid), sig).or_else(|_| kill(Pid::from_raw(pid), sig));
+    }
+    let result = kill(Pid::from_raw(pid), sig);
+    for child in descendants(p.pid) {
+        let _ = kill(Pid::from_raw(child as i32), sig);
+    }
+    result
+}
+
+/// Every live descendant of `pid`, from the parent links in `/proc/<pid>/stat`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let parents: Vec<(u32, u32)> = dir
+        .flatten()
+        .filter_map(|e| {
+            let child: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            Some((child, parent_in_stat(&stat)?))
+        })
+        .collect();
+    let mut found = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for &(child, _) in parents.iter().filter(|(_, pp)| *pp == parent) {
+            if !found.contains(&child) {
+                found.push(child);
+                frontier.push(child);
+            }
+        }
+    }
+    found
+}
+
+/// The parent pid in a `/proc/<pid>/stat` line: the second field after the command name, which
+/// is in parentheses and may itself hold spaces and parentheses.
+fn parent_in_stat(stat: &str) -> Option<u32> {
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    after_comm.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// `SendInput`.
@@ -276,4 +327,37 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parent_pid_is_read_past_a_command_name_with_spaces_and_parentheses() {
+        assert_eq!(parent_in_stat("42 (sleep) S 7 42 42 0 -1"), Some(7));
+        assert_eq!(parent_in_stat("42 (a) b) (c) R 1 42 42 0 -1"), Some(1));
+        assert_eq!(parent_in_stat("42 (sleep"), None);
+    }
+
+    #[test]
+    fn descendants_are_found_through_proc() {
+        let mut sh = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & sleep 30 & wait"])
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut found = Vec::new();
+        while found.len() < 2 && started.elapsed() < Duration::from_secs(5) {
+            found = descendants(sh.id());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for pid in &found {
+            let _ = kill(Pid::from_raw(*pid as i32), NixSignal::SIGKILL);
+        }
+        let _ = sh.kill();
+        let _ = sh.wait();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(descendants(u32::MAX).is_empty());
+    }
 }

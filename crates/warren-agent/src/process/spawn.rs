@@ -1,7 +1,13 @@
 //! Fork/exec of one process as a given user, with pipes or files for its stdio.
 //!
-//! The child runs `setsid`, then `setgroups`/`setgid`/`setuid` (all async-signal-safe syscalls,
-//! with every argument prepared before the fork), then `execvp` with a fully built environment.
+//! The child runs `setgroups`/`setgid`/`setuid` (all async-signal-safe syscalls, with every
+//! argument prepared before the fork), then `execvp` with a fully built environment. A process
+//! on a PTY first runs `setsid` and takes the terminal as its controlling one; every other one
+//! stays in the agent's session and process group. That way no process is ever left in a
+//! session or group whose leader has exited (what `sh -c "server &"` leaves behind when each
+//! command has a session of its own): CRIU restores such a process through a helper task, and
+//! here that helper fails to join the sandbox's mount namespace, so the sandbox could not be
+//! resumed from hibernation or branched.
 //! `std::process::Command` reports an `exec` failure (missing binary, EACCES) as the spawn
 //! error, which is how "command not found" reaches the client.
 
@@ -115,11 +121,9 @@ pub fn spawn(reaper: &Reaper, spec: SpawnSpec) -> io::Result<Spawned> {
                 libc::write(fd, b"500".as_ptr().cast(), 3);
                 libc::close(fd);
             }
-            if libc::setsid() < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // The new session's controlling terminal: the PTY slave, already dup'ed onto fd 0.
-            if pty && libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+            // A session of its own, whose controlling terminal is the PTY slave (already
+            // dup'ed onto fd 0).
+            if pty && (libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0) {
                 return Err(io::Error::last_os_error());
             }
             if change_creds
