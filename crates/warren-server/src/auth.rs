@@ -1,4 +1,5 @@
-//! `Authorization: Bearer <key>` on every `/v1` route.
+//! `Authorization: Bearer <key>` on every `/v1` route, or the web dashboard's session cookie
+//! (with its CSRF guards; see `crate::ui::session`).
 
 use axum::extract::{Request, State};
 use axum::http::Method;
@@ -19,19 +20,20 @@ pub(crate) async fn require_api_key(
     next: Next,
 ) -> Result<Response, ApiError> {
     let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m);
-    let header = req
-        .headers()
-        .get(AUTHORIZATION)
-        .ok_or_else(|| unauthorized("missing API key: send Authorization: Bearer <key>"))?;
-    let token = header
-        .to_str()
-        .ok()
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(|| unauthorized("malformed Authorization header: expected Bearer <key>"))?;
+    // The web dashboard's session cookie stands for its key when there is no header.
+    let token = match req.headers().get(AUTHORIZATION) {
+        Some(header) => header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_owned())
+            .ok_or_else(|| unauthorized("malformed Authorization header: expected Bearer <key>"))?,
+        None => crate::ui::session::key_for_request(&state.sessions, req.method(), req.headers())?
+            .ok_or_else(|| unauthorized("missing API key: send Authorization: Bearer <key>"))?,
+    };
     let principal: Principal = state
         .core
-        .authenticate(token)
+        .authenticate(&token)
         .await
         .map_err(|_| unauthorized("invalid, expired or revoked API key"))?;
     if let Some(limited) = state.rate_limiter.check(&principal.key_id) {
