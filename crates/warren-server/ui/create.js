@@ -23,6 +23,7 @@ export function render(main, { query }, ctx) {
     return;
   }
   const err = errorBox();
+  err.id = 'create-error';
   const fromSnap = query.get('snapshot');
   const srcImage = h('input', { type: 'radio', name: 'source', value: 'image', checked: !fromSnap });
   const srcSnap = h('input', { type: 'radio', name: 'source', value: 'snapshot', checked: !!fromSnap });
@@ -76,6 +77,7 @@ export function render(main, { query }, ctx) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.show(null);
+    for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
     let body;
     try {
       body = {
@@ -110,7 +112,10 @@ export function render(main, { query }, ctx) {
       ctx.go(`#/sandbox/${sb.id}`);
     } catch (e2) {
       err.show(e2);
-      err.scrollIntoView({ block: 'nearest' });
+      // The API names the field first ("memory_mb: 1 is outside …"): mark that input.
+      const field = /^([a-z_]+)[:\s]/.exec(e2.message || '')?.[1];
+      const input = field && form.querySelector(`[name="${field}"]`);
+      if (input) { input.setAttribute('aria-invalid', 'true'); input.setAttribute('aria-describedby', 'create-error'); input.focus(); } else err.scrollIntoView({ block: 'nearest' });
     } finally {
       submit.disabled = false;
       submit.textContent = 'Create sandbox';

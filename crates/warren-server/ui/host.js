@@ -51,7 +51,7 @@ export function render(main) {
       stats.replaceChildren(
         stat('warren', health.version, `daemon ${health.status}`),
         stat('Sandboxes', sbs.total, `${sbs.by.running || 0} running`),
-        stat('CPU in use', `${(cpu.total / 100).toFixed(2)} cores`, `${navigator.hardwareConcurrency || '?'} cores in this browser's machine`),
+        stat('CPU in use', `${(cpu.total / 100).toFixed(2)} cores`, 'by all sandboxes'),
         stat('Memory in use', bytes(mem.total), `${pids.total} processes`),
         stat('Sandbox disk', bytes(disk.total), 'written by sandboxes'),
         stat('Images', images.items.length, bytes(images.items.reduce((a, i) => a + i.size, 0))),
