@@ -62,11 +62,13 @@ await cdp.detach();
 await page.close();
 
 // 2. Render time of the table with every sandbox.
-const render = [];
+const render = [], dataAt = [], paint = [], apiMs = [];
 for (let i = 0; i < runs; i++) {
   const p = await context.newPage();
   await p.goto(`${url}/ui/#/sandboxes`);
   render.push(await (await p.waitForFunction(() => window.__rendered > 0 && window.__rendered, null, { timeout: 60000 })).jsonValue());
+  const t = await p.evaluate(() => ({ ...window.__warrenTable, ...JSON.parse(JSON.stringify(performance.getEntriesByType('resource').find((r) => r.name.includes('/v1/sandboxes')) || {})) }));
+  dataAt.push(t.dataAt); paint.push(t.paintMs); apiMs.push(t.responseEnd - t.requestStart);
   await p.close();
 }
 
@@ -97,4 +99,4 @@ for (let i = 0; i < changes; i++) {
   fromStart.push(seen.t - t0);
 }
 await browser.close();
-console.log(`FIGURES ${JSON.stringify({ rows, render_ms: render, transfer: { first_load: firstLoad, with_terminal: withTerminal }, change_after_answer_ms: afterAnswer, change_from_call_ms: fromStart })}`);
+console.log(`FIGURES ${JSON.stringify({ rows, render_ms: render, data_at_ms: dataAt, paint_ms: paint, api_list_ms: apiMs, transfer: { first_load: firstLoad, with_terminal: withTerminal }, change_after_answer_ms: afterAnswer, change_from_call_ms: fromStart })}`);

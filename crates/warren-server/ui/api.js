@@ -57,9 +57,14 @@ export const post = (path, json = {}) => api('POST', path, json);
 export const del = (path) => api('DELETE', path);
 
 /** Every page of a paginated list (`items` + `next_cursor`). */
-export async function all(path, limit = 500) {
+export async function all(path, limit = 500, first = null) {
   const items = [];
   let cursor = null;
+  if (first) {
+    items.push(...first.items);
+    cursor = first.next_cursor;
+    if (!cursor) return items;
+  }
   do {
     const sep = path.includes('?') ? '&' : '?';
     const page = await get(`${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);

@@ -3,7 +3,7 @@
 // Pages are imported when first visited, so the first load fetches only the shell and the
 // sandboxes table; xterm.js comes with the terminal.
 import { request, setUnauthorizedHandler } from './api.js';
-import { close as closeLive } from './live.js';
+import { close as closeLive, start as startLive } from './live.js';
 import { toast } from './dom.js';
 
 const PAGES = {
@@ -16,6 +16,19 @@ const PAGES = {
   host: () => import('./host.js'),
   signin: () => import('./signin.js'),
 };
+
+// The sandboxes table is the usual first page: ask for its data at once, in parallel with the
+// session check and the page's module (it is only used when the session turns out valid).
+// The events stream is opened from the newest event's seq *before* the list is read, so no
+// change between the two is lost (one already in the list is replayed harmlessly).
+const getJson = (u) => fetch(u, { credentials: 'same-origin' }).then((r) => (r.ok ? r.json() : null));
+let prefetch = /^(#\/?(sandboxes)?)?$/.test(location.hash)
+  ? getJson('/v1/events?limit=1').then((l) => {
+    if (!l) return null;
+    startLive(l.items.length ? l.items[l.items.length - 1].seq : 0);
+    return getJson('/v1/sandboxes?limit=500');
+  }).catch(() => null)
+  : null;
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -39,6 +52,8 @@ const ctx = {
   get who() { return session; },
   get readOnly() { return session?.scope === 'read'; },
   go(hash) { location.hash = hash; },
+  /** The first page of /v1/sandboxes fetched at start-up (once), or null. */
+  takePrefetch() { const p = prefetch; prefetch = null; return p; },
   signedIn(w) {
     setSession(w);
     const back = sessionStorage.getItem('warren-after-signin');

@@ -4,12 +4,16 @@
 
 const subscribers = new Set();
 let source = null;
+let pending = [];
 
-function open() {
-  source = new EventSource('/v1/events/stream', { withCredentials: true });
+function open(after) {
+  const q = after === undefined ? '' : `?after=${after}`;
+  source = new EventSource(`/v1/events/stream${q}`, { withCredentials: true });
   source.onmessage = (m) => {
     let ev;
     try { ev = JSON.parse(m.data); } catch { return; }
+    // Nobody listens yet (opened by start()): keep it for the first subscriber.
+    if (!subscribers.size) { if (pending.length < 5000) pending.push(ev); return; }
     for (const fn of subscribers) {
       try { fn(ev); } catch (e) { console.error(e); }
     }
@@ -20,10 +24,18 @@ function open() {
   };
 }
 
+/** Open the stream now, replaying the events after `after` (a seq) to the first subscribers. */
+export function start(after) {
+  if (!source) open(after);
+}
+
 /** Call fn(event) for every event from now on; returns the unsubscribe function. */
 export function subscribe(fn) {
   subscribers.add(fn);
   if (!source) open();
+  for (const ev of pending.splice(0)) {
+    try { fn(ev); } catch (e) { console.error(e); }
+  }
   return () => subscribers.delete(fn);
 }
 
@@ -32,4 +44,5 @@ export function close() {
   if (source) source.close();
   source = null;
   subscribers.clear();
+  pending = [];
 }

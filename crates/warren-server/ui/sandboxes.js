@@ -206,12 +206,15 @@ export function render(main, _params, ctx) {
   (async () => {
     try {
       const t0 = performance.now();
-      for (const s of await all('/v1/sandboxes')) boxes.set(s.id, s);
+      const first = await (ctx.takePrefetch() || Promise.resolve(null));
+      for (const s of await all('/v1/sandboxes', 500, first)) boxes.set(s.id, s);
+      const t1 = performance.now();
       loaded = true;
       paintImages();
       paint();
       for (const ev of early.splice(0)) onEvent(ev);
-      window.__warrenTableMs = performance.now() - t0;
+      // For the benchmark: when the data was there, and how long painting it took.
+      window.__warrenTable = { dataAt: t1, waitedMs: t1 - t0, paintMs: performance.now() - t1 };
       main.dataset.loaded = 'true';
     } catch (e) {
       err.show(e);

@@ -120,6 +120,24 @@ fn browser(report: &mut Report, stack: &Stack, target: &str, count: usize) -> an
                 Some(Target::AtMost(500.0)),
             ),
             row(
+                "  of which: GET /v1/sandboxes?limit=500 (request → response end)",
+                &numbers(&figures["api_list_ms"]),
+                "ms",
+                None,
+            ),
+            row(
+                "  navigation start → data in hand",
+                &numbers(&figures["data_at_ms"]),
+                "ms",
+                None,
+            ),
+            row(
+                "  painting the table (script)",
+                &numbers(&figures["paint_ms"]),
+                "ms",
+                None,
+            ),
+            row(
                 "state change visible in the table, after the API answered",
                 &numbers(&figures["change_after_answer_ms"]),
                 "ms",
