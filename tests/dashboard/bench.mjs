@@ -51,7 +51,8 @@ cdp.on('Network.loadingFinished', (e) => {
 await page.goto(`${url}/`);
 await page.waitForFunction(() => window.__rendered > 0, null, { timeout: 60000 });
 const rows = await page.locator('#sb-rows tr').count();
-if (expect && rows !== expect) throw new Error(`table shows ${rows} rows, expected ${expect}`);
+const total = Number((await page.locator('#page-info').textContent()).split(' of ')[1] || rows);
+if (expect && total !== expect) throw new Error(`table counts ${total} sandboxes, expected ${expect}`);
 await page.waitForTimeout(300);
 const firstLoad = { ...bytes };
 await page.goto(`${url}/ui/#/sandbox/${target}/terminal`);

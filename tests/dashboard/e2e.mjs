@@ -204,6 +204,10 @@ try {
     for (const p of ['images', 'keys', 'host']) {
       await page.click(`nav a[data-nav=${p}]`);
       await page.locator('h1', { hasText: p === 'keys' ? 'API keys' : p[0].toUpperCase() + p.slice(1) }).waitFor();
+      if (p === 'host') {
+        // The doctor's checks, from GET /v1/host: runc is there on any host that runs this test.
+        await page.locator('#host-checks tr[data-check=runc] .badge', { hasText: 'ok' }).waitFor();
+      }
       await page.waitForTimeout(400);
       await shot(p);
     }

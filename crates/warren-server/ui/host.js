@@ -25,13 +25,12 @@ export function render(main) {
   const err = errorBox();
   const stats = h('div', { class: 'stats', id: 'host-stats' });
   const states = h('dl', { class: 'kv' });
+  const checks = h('div', { id: 'host-checks' }, h('p', { class: 'muted' }, 'Checking…'));
   const events = h('tbody', { id: 'host-events' });
   main.append(h('h1', {}, 'Host'), err, stats,
     h('div', { class: 'grid2', style: 'margin-top:16px' },
       h('div', { class: 'panel' }, h('h2', {}, 'Sandboxes by state'), states),
-      h('div', { class: 'panel' }, h('h2', {}, 'Checks'), h('p', { class: 'muted' },
-        'Run `warren doctor` on the host for the capability checks (runc, cgroups, user namespaces, CRIU, KVM); ',
-        'the daemon logs the failing ones at start.'))),
+      h('div', { class: 'panel' }, h('h2', {}, 'Checks (warren doctor)'), checks)),
     h('div', { class: 'panel' }, h('h2', {}, 'Event log (live)'),
       h('div', { class: 'table-wrap' }, h('table', { 'aria-label': 'Events' },
         h('thead', {}, h('tr', {}, ['When', 'Action', 'Sandbox', 'State', 'Actor', 'Result', 'Message'].map((c) => h('th', {}, c)))), events))));
@@ -39,8 +38,8 @@ export function render(main) {
   const stat = (label, value, sub) => h('div', {}, h('div', { class: 'muted' }, label), h('div', { class: 'stat' }, value), sub ? h('div', { class: 'hint' }, sub) : null);
   async function load() {
     try {
-      const [health, metrics, images, snaps] = await Promise.all([
-        fetch('/healthz').then((r) => r.json()),
+      const [host, metrics, images, snaps] = await Promise.all([
+        get('/v1/host'),
         request('GET', '/v1/metrics').then((r) => r.text()),
         get('/v1/images'), all('/v1/snapshots')]);
       const sbs = prom(metrics, 'warren_sandboxes');
@@ -49,13 +48,19 @@ export function render(main) {
       const disk = prom(metrics, 'warren_sandbox_disk_bytes');
       const pids = prom(metrics, 'warren_sandbox_pids');
       stats.replaceChildren(
-        stat('warren', health.version, `daemon ${health.status}`),
-        stat('Sandboxes', sbs.total, `${sbs.by.running || 0} running`),
-        stat('CPU in use', `${(cpu.total / 100).toFixed(2)} cores`, 'by all sandboxes'),
-        stat('Memory in use', bytes(mem.total), `${pids.total} processes`),
-        stat('Sandbox disk', bytes(disk.total), 'written by sandboxes'),
+        stat('warren', host.version, `Linux ${host.kernel}`),
+        stat('Sandboxes', host.sandboxes, `${sbs.by.running || 0} running`),
+        stat('CPU in use', `${(cpu.total / 100).toFixed(2)} of ${host.cpus}`, 'cores, by all sandboxes'),
+        stat('Memory', `${bytes(host.memory_available_bytes)} free`, `of ${bytes(host.memory_total_bytes)}; sandboxes use ${bytes(mem.total)}, ${pids.total} processes`),
+        stat('Disk', `${bytes(host.disk_available_bytes)} free`, `of ${bytes(host.disk_total_bytes)} (state dir); sandboxes wrote ${bytes(disk.total)}`),
         stat('Images', images.items.length, bytes(images.items.reduce((a, i) => a + i.size, 0))),
         stat('Snapshots', snaps.length, bytes(snaps.reduce((a, s) => a + s.fs_bytes + s.memory_bytes, 0))));
+      checks.replaceChildren(
+        h('p', {}, host.can_run_sandboxes ? 'This host can run sandboxes.' : h('strong', { class: 'error' }, 'A required check failed: sandboxes cannot run.')),
+        h('table', { 'aria-label': 'Host checks' }, h('tbody', {}, host.checks.map((c) => h('tr', { 'data-check': c.name },
+          h('td', {}, h('span', { class: `badge ${c.status === 'ok' ? 'state-running' : c.status === 'warn' ? 'state-paused' : 'state-error'}` }, c.status)),
+          h('td', { class: 'mono' }, c.name, c.required ? '' : h('span', { class: 'hint' }, ' (optional)')),
+          h('td', {}, c.detail, c.fix ? h('div', { class: 'hint' }, `Fix: ${c.fix}`) : null))))));
       states.replaceChildren(...Object.entries(sbs.by).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
     } catch (e) { err.show(e); }
   }

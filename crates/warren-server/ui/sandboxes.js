@@ -11,7 +11,8 @@ const COLS = [
   ['labels', 'Labels'], ['created_at', 'Created'],
 ];
 // Kept across visits within the page's life.
-const view = { state: '', image: '', label: '', q: '', sort: 'created_at', dir: -1 };
+const view = { state: '', image: '', label: '', q: '', sort: 'created_at', dir: -1, page: 0, size: 100 };
+const SIZES = [50, 100, 250, 1000];
 
 const BULK = {
   pause: { ok: ['running'], verb: 'Pause' },
@@ -42,6 +43,15 @@ export function render(main, _params, ctx) {
   const tbody = h('tbody', { id: 'sb-rows' });
   const table = h('table', { class: 'sandboxes', 'aria-label': 'Sandboxes' }, thead, tbody);
   const empty = h('div', { class: 'empty', hidden: true });
+  // Pages of the table: every sandbox stays in memory (search, filters and sort see all of
+  // them); the DOM holds one page, so a big fleet still renders at once.
+  const pageInfo = h('span', { class: 'muted', id: 'page-info', 'aria-live': 'polite' });
+  const prev = h('button', { type: 'button', 'aria-label': 'Previous page', onclick: () => { view.page--; paint(); } }, '‹ Prev');
+  const next = h('button', { type: 'button', 'aria-label': 'Next page', onclick: () => { view.page++; paint(); } }, 'Next ›');
+  const sizeSel = h('select', { id: 'page-size', 'aria-label': 'Rows per page' }, SIZES.map((n) => h('option', { value: n }, `${n} a page`)));
+  sizeSel.value = String(view.size);
+  sizeSel.addEventListener('change', () => { view.size = Number(sizeSel.value); view.page = 0; paint(); });
+  const pager = h('div', { class: 'row', style: 'margin-top:10px' }, h('span', { class: 'spacer' }), pageInfo, prev, next, sizeSel);
 
   main.append(
     h('h1', {}, 'Sandboxes', count, h('span', { class: 'spacer' }),
@@ -49,7 +59,7 @@ export function render(main, _params, ctx) {
     err,
     h('div', { class: 'panel' },
       h('div', { class: 'row', style: 'margin-bottom:10px' }, search, stateSel, imageSel, labelIn, h('span', { class: 'spacer' }), bulkBar),
-      h('div', { class: 'table-wrap' }, table), empty));
+      h('div', { class: 'table-wrap' }, table), empty, pager));
 
   function matches(s) {
     if (view.state && s.state !== view.state) return false;
@@ -86,7 +96,15 @@ export function render(main, _params, ctx) {
 
   function paint() {
     const shown = [...boxes.values()].filter(matches).sort(cmp);
-    tbody.innerHTML = shown.map(rowHtml).join('');
+    const pages = Math.max(1, Math.ceil(shown.length / view.size));
+    view.page = Math.min(Math.max(0, view.page), pages - 1);
+    const from = view.page * view.size;
+    const slice = shown.slice(from, from + view.size);
+    tbody.innerHTML = slice.map(rowHtml).join('');
+    pageInfo.textContent = shown.length ? `${from + 1}–${from + slice.length} of ${shown.length}` : '';
+    prev.disabled = view.page === 0;
+    next.disabled = view.page >= pages - 1;
+    pager.hidden = shown.length <= SIZES[0];
     count.textContent = `${shown.length}${shown.length !== boxes.size ? ` of ${boxes.size}` : ''}`;
     table.hidden = shown.length === 0;
     empty.hidden = shown.length !== 0;
@@ -159,10 +177,10 @@ export function render(main, _params, ctx) {
     }
     paintSelection();
   });
-  stateSel.addEventListener('change', () => { view.state = stateSel.value; paint(); });
-  imageSel.addEventListener('change', () => { view.image = imageSel.value; paint(); });
+  stateSel.addEventListener('change', () => { view.state = stateSel.value; view.page = 0; paint(); });
+  imageSel.addEventListener('change', () => { view.image = imageSel.value; view.page = 0; paint(); });
   let t;
-  const typed = () => { clearTimeout(t); t = setTimeout(() => { view.q = search.value; view.label = labelIn.value; paint(); }, 120); };
+  const typed = () => { clearTimeout(t); t = setTimeout(() => { view.q = search.value; view.label = labelIn.value; view.page = 0; paint(); }, 120); };
   search.addEventListener('input', typed);
   labelIn.addEventListener('input', typed);
 

@@ -71,7 +71,8 @@ async fn run(
 ) -> anyhow::Result<()> {
     let mut fleet = fleet::Fleet::new(client, stack.image("busybox"), 4, stack.pid).await;
     let measured = match fleet.grow_to(count).await {
-        Ok(()) => browser(report, stack, &fleet.ids[0], count),
+        // The newest sandbox: on the first page of the table (newest first).
+        Ok(()) => browser(report, stack, fleet.ids.last().expect("a fleet"), count),
         Err(e) => Err(e),
     };
     fleet.delete().await?;
