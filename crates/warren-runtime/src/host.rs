@@ -24,6 +24,9 @@ pub struct Capacity {
 /// fails is left at zero (or empty).
 pub fn capacity(dir: &Path) -> Capacity {
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    // `dir` may not exist yet (a spool directory made on first use): its nearest ancestor that
+    // does is on the same file system.
+    let dir = dir.ancestors().find(|p| p.exists()).unwrap_or(dir);
     let (disk_total_bytes, disk_available_bytes) = nix::sys::statvfs::statvfs(dir)
         .map(|st| {
             (
@@ -66,7 +69,7 @@ mod tests {
 
     #[test]
     fn reads_this_host() {
-        let c = capacity(Path::new("/"));
+        let c = capacity(Path::new("/no/such/dir/yet"));
         assert!(c.cpus >= 1);
         assert!(c.memory_total_bytes > c.memory_available_bytes);
         assert!(c.disk_total_bytes >= c.disk_available_bytes && c.disk_total_bytes > 0);
