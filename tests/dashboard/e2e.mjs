@@ -223,6 +223,29 @@ try {
     await page.click('#theme');
   });
 
+  await step('a read-only key made on the keys page gives a read-only dashboard', async () => {
+    await page.click('nav a[data-nav=keys]');
+    await page.fill('#key-name', 'viewer');
+    await page.selectOption('#key-scope', 'read');
+    await page.click('button:has-text("Create key")');
+    const secret = (await page.locator('#new-key').textContent()).trim();
+    assert.ok(secret.length > 20, 'the new key is shown once');
+    await page.locator('#key-rows tr', { hasText: 'viewer' }).waitFor();
+    await shot('keys');
+    const ro = await browser.newContext({ viewport: { width: 1366, height: 860 } });
+    const p2 = await ro.newPage();
+    await p2.goto(`${url}/ui/`);
+    await p2.fill('#api-key', secret);
+    await p2.click('button[type=submit]');
+    await p2.locator('main[data-loaded=true]').waitFor();
+    await p2.locator('#who', { hasText: 'read-only' }).waitFor();
+    assert.equal(await p2.locator('a:has-text("+ New sandbox")').isVisible(), false, 'no create button');
+    assert.equal(await p2.locator(`tr[data-id="${id}"] input[type=checkbox]`).isVisible(), false, 'no bulk selection');
+    const r = await p2.evaluate(async (sid) => (await fetch(`/v1/sandboxes/${sid}/pause`, { method: 'POST', headers: { 'X-Warren-Csrf': '1' } })).status, id);
+    assert.equal(r, 403, 'the API refuses a read-only session\'s write');
+    await ro.close();
+  });
+
   await step('sign-out blocks pages and the API', async () => {
     await page.click('#signout');
     await page.locator('#api-key').waitFor();
