@@ -14,6 +14,7 @@ mod error;
 mod events;
 mod exec;
 mod files;
+mod host;
 mod image;
 mod keys;
 mod metrics;
@@ -30,6 +31,7 @@ pub use exec::{ExecRequest, ExecResponse};
 pub use files::{
     ChmodRequest, ChownRequest, FileEntry, FileKind, FileList, MkdirRequest, MoveRequest,
 };
+pub use host::{HostCheck, HostCheckStatus, HostInfo};
 pub use image::{Image, ImageConfig, ImageList, PullEvent, PullRequest};
 pub use keys::{ApiKey, CreateKeyRequest, CreatedKey, KeyList, KeyScope};
 pub use metrics::{MetricsSample, SandboxMetrics};

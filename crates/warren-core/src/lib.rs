@@ -65,6 +65,8 @@ pub use warren_images::{
     Credentials, Image, ImageConfig, NoProgress, PullEvent, PullOptions, PullProgress,
 };
 pub use warren_net::{EgressPolicy, NetworkMode};
+/// Host checks and capacity (the host page of the dashboard, `GET /v1/host`).
+pub use warren_runtime::{doctor, host};
 pub use warren_store::EventRecord;
 pub use warren_store::SnapshotState;
 pub use warren_store::{SandboxFilter, SandboxState};

@@ -19,6 +19,7 @@ mod agent_binary;
 pub mod container;
 pub mod doctor;
 mod error;
+pub mod host;
 mod validate;
 
 use std::path::PathBuf;

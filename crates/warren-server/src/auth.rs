@@ -1,4 +1,6 @@
-//! `Authorization: Bearer <key>` on every `/v1` route (and on `/mcp`, see `crate::mcp`).
+//! `Authorization: Bearer <key>` on every `/v1` route, or the web dashboard's session cookie
+//! (with its CSRF guards; see `crate::ui::session`); `/mcp` takes the header only (see
+//! `crate::mcp`).
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -10,15 +12,21 @@ use warren_core::Principal;
 
 use crate::{ApiError, AppState};
 
-/// Reject the request unless it carries a valid API key, the key is within
-/// its rate limit and its scope allows the request; on success the
-/// [`Principal`] is available to handlers as an extension.
+/// Reject the request unless it carries a valid API key (the header, or the dashboard's
+/// session cookie standing for one), the key is within its rate limit and its scope allows the
+/// request; on success the [`Principal`] is available to handlers as an extension.
 pub(crate) async fn require_api_key(
     State(state): State<AppState>,
     mut req: Request,
     next: Next,
 ) -> Result<Response, Response> {
-    let (principal, _) = authenticate(&state, req.headers()).await?;
+    let token = match req.headers().get(AUTHORIZATION) {
+        Some(_) => bearer(req.headers()),
+        None => crate::ui::session::key_for_request(&state.sessions, req.method(), req.headers())
+            .and_then(|key| key.ok_or_else(missing_key)),
+    }
+    .map_err(IntoResponse::into_response)?;
+    let principal = check_key(&state, &token).await?;
     crate::scope::check(&principal, req.method(), req.headers())
         .map_err(IntoResponse::into_response)?;
     if let Some(id) = activity_of(req.method(), req.uri().path()) {
@@ -35,25 +43,47 @@ pub(crate) async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<(Principal, String), Response> {
-    let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m).into_response();
-    let header = headers
-        .get(AUTHORIZATION)
-        .ok_or_else(|| unauthorized("missing API key: send Authorization: Bearer <key>"))?;
-    let token = header
+    let token = bearer(headers).map_err(IntoResponse::into_response)?;
+    let principal = check_key(state, &token).await?;
+    Ok((principal, token))
+}
+
+/// The key in `Authorization: Bearer <key>`.
+fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
+    let header = headers.get(AUTHORIZATION).ok_or_else(missing_key)?;
+    header
         .to_str()
         .ok()
         .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(|| unauthorized("malformed Authorization header: expected Bearer <key>"))?;
-    let principal: Principal = state
-        .core
-        .authenticate(token)
-        .await
-        .map_err(|_| unauthorized("invalid, expired or revoked API key"))?;
+        .map(|t| t.trim().to_owned())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthorized,
+                "malformed Authorization header: expected Bearer <key>",
+            )
+        })
+}
+
+fn missing_key() -> ApiError {
+    ApiError::new(
+        ErrorCode::Unauthorized,
+        "missing API key: send Authorization: Bearer <key>",
+    )
+}
+
+/// The principal of a valid key within its rate limit; else the response to send.
+async fn check_key(state: &AppState, token: &str) -> Result<Principal, Response> {
+    let principal = state.core.authenticate(token).await.map_err(|_| {
+        ApiError::new(
+            ErrorCode::Unauthorized,
+            "invalid, expired or revoked API key",
+        )
+        .into_response()
+    })?;
     if let Some(limited) = state.rate_limiter.check(&principal.key_id) {
         return Err(limited);
     }
-    Ok((principal, token.to_owned()))
+    Ok(principal)
 }
 
 /// The sandbox an authenticated call is activity on (idle policies): any call about one

@@ -20,6 +20,7 @@ mod proxy;
 mod rate_limit;
 mod routes;
 mod scope;
+mod ui;
 
 use std::path::PathBuf;
 
@@ -29,6 +30,7 @@ use warren_core::Core;
 
 pub use error::ApiError;
 pub use rate_limit::{RateLimit, RateLimiter};
+pub use ui::Sessions;
 
 /// Shared state of every handler.
 #[derive(Debug, Clone)]
@@ -42,6 +44,8 @@ pub struct AppState {
     /// The domain of preview host names: `<port>-<sandbox id>.<domain>` (default
     /// `localhost`).
     pub preview_domain: String,
+    /// The web dashboard's signed-in sessions (see `ui::session`).
+    pub sessions: Sessions,
 }
 
 /// The whole API as one router.
@@ -52,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes.public)
         .merge(routes.authenticated.route_layer(authenticated))
         .merge(mcp::routes(state.clone()))
+        .merge(ui::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(middleware::from_fn_with_state(

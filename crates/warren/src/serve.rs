@@ -159,6 +159,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             burst: args.rate_limit_burst,
         }),
         preview_domain: args.preview_domain.clone(),
+        sessions: warren_server::Sessions::default(),
     });
     match tls {
         Some(config) => crate::tls::serve(listener, config, app, shutdown_signal())

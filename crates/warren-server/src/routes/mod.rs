@@ -8,6 +8,7 @@ mod docs;
 mod events;
 mod files;
 mod health;
+mod host;
 mod images;
 mod keys;
 mod lifecycle;
@@ -71,6 +72,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
         lifecycle::Api::openapi(),
         snapshots::Api::openapi(),
         ports::Api::openapi(),
+        host::Api::openapi(),
     ] {
         doc.merge(part);
     }
@@ -93,6 +95,7 @@ pub(crate) fn v1() -> Router<AppState> {
         .merge(metrics::routes())
         .merge(logs::routes())
         .merge(ports::routes())
+        .merge(host::routes())
         .route_layer(axum::middleware::from_fn(crate::http_metrics::track))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
 }

@@ -55,6 +55,17 @@ fn runc_version() -> String {
 /// `fixtures` (directory names under `$WARREN_FIXTURES`) to a fresh registry and start a
 /// daemon. `None` when the bench cannot run on this host (the harness says why).
 pub fn start(title: &str, params: &str, fixtures: &[&str]) -> anyhow::Result<Option<Stack>> {
+    start_with_args(title, params, fixtures, &[])
+}
+
+/// [`start`] with extra `warren serve` flags (the dashboard bench runs `--no-network`: the
+/// harness gives each daemon a /24, fewer addresses than its fleet).
+pub fn start_with_args(
+    title: &str,
+    params: &str,
+    fixtures: &[&str],
+    daemon_args: &[&str],
+) -> anyhow::Result<Option<Stack>> {
     let Some(env) = e2e::env() else {
         println!("{title}: skipped (see above)");
         return Ok(None);
@@ -78,7 +89,7 @@ pub fn start(title: &str, params: &str, fixtures: &[&str]) -> anyhow::Result<Opt
             ((*f).to_owned(), reference)
         })
         .collect();
-    let daemon = Daemon::start(&env);
+    let daemon = Daemon::start_with_args(&env, daemon_args);
     let pid = daemon_pid(&daemon.addr.to_string())?;
     Ok(Some(Stack {
         env,
