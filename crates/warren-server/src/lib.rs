@@ -10,6 +10,7 @@
 
 mod auth;
 mod convert;
+mod e2b;
 mod error;
 mod http_metrics;
 mod json;
@@ -25,6 +26,7 @@ use axum::Router;
 use axum::middleware;
 use warren_core::Core;
 
+pub use e2b::{BadAlias, E2bConfig, spawn_e2b_timeouts};
 pub use error::ApiError;
 pub use rate_limit::{RateLimit, RateLimiter};
 
@@ -40,6 +42,8 @@ pub struct AppState {
     /// The domain of preview host names: `<port>-<sandbox id>.<domain>` (default
     /// `localhost`).
     pub preview_domain: String,
+    /// E2B templates: the alias table and the image of `base` (see `docs/e2b.md`).
+    pub e2b: E2bConfig,
 }
 
 /// The whole API as one router.
@@ -54,6 +58,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             proxy::intercept,
+        ))
+        .layer(middleware::from_fn_with_state(
+            e2b::Front::new(state.clone()),
+            e2b::intercept,
         ))
         .with_state(state)
 }
