@@ -26,6 +26,17 @@ async function main() {
     const names = (await sbx.files.list('/tmp/js')).map((e) => e.name)
     assert.deepEqual(names, ['note.txt'])
 
+    // watchDir is envd's WatchDir server stream, relayed through warren to the agent.
+    await sbx.files.makeDir('/tmp/jw')
+    const seen = []
+    const watch = await sbx.files.watchDir('/tmp/jw', (ev) => seen.push(ev), { recursive: true })
+    await sbx.files.write('/tmp/jw/a.txt', 'watched\n')
+    for (let i = 0; i < 50 && !seen.some((e) => e.name === 'a.txt' && e.type === 'create'); i++) {
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    await watch.stop()
+    assert.ok(seen.some((e) => e.name === 'a.txt' && e.type === 'create'), JSON.stringify(seen))
+
     const info = await sbx.getInfo()
     assert.equal(info.sandboxId, sbx.sandboxId)
     assert.equal(info.state, 'running')

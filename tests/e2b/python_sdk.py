@@ -11,7 +11,7 @@ import sys
 import time
 import uuid
 
-from e2b import CommandExitException, Sandbox, SandboxQuery, SandboxState
+from e2b import CommandExitException, FilesystemEventType, Sandbox, SandboxQuery, SandboxState
 from e2b.exceptions import NotFoundException, SandboxNotFoundException
 
 RUN = uuid.uuid4().hex[:8]
@@ -79,6 +79,22 @@ def main():
     assert not sbx.files.exists("/tmp/e2b/nope")
     r = sbx.commands.run("cat /tmp/e2b/hello.txt")
     assert r.stdout == "hello from the SDK\n", r.stdout
+
+    step("watch_dir (recursive)")
+    sbx.files.make_dir("/tmp/watched/sub")
+    w = sbx.files.watch_dir("/tmp/watched", recursive=True)
+    sbx.files.write("/tmp/watched/new.txt", "x")
+    sbx.files.write("/tmp/watched/sub/deep.txt", "y")
+    sbx.commands.run("rm /tmp/watched/new.txt")
+    want = {("new.txt", FilesystemEventType.CREATE), ("sub/deep.txt", FilesystemEventType.CREATE),
+            ("new.txt", FilesystemEventType.REMOVE)}
+    got = set()
+    deadline = time.monotonic() + 10
+    while not want <= got and time.monotonic() < deadline:
+        got |= {(e.name, e.type) for e in w.get_new_events()}
+        time.sleep(0.1)
+    w.stop()
+    assert want <= got, got
 
     step("get_info")
     info = sbx.get_info()
