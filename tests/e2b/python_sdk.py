@@ -149,6 +149,35 @@ def main():
     again = Sandbox.connect(other.sandbox_id)
     assert again.commands.run("echo still-here").stdout.strip() == "still-here"
 
+    step("get_metrics, fork, snapshots")
+    metrics = resumed.get_metrics()
+    assert metrics and metrics[-1].mem_total > 0 and metrics[-1].cpu_count >= 1, metrics
+    forks = resumed.fork(count=1, timeout=60)
+    assert len(forks) == 1 and isinstance(forks[0], Sandbox), forks
+    child = forks[0]
+    assert child.sandbox_id != resumed.sandbox_id
+    assert child.files.read("/tmp/e2b/hello.txt") == "hello from the SDK\n"
+    assert child.get_info().metadata == {"run": RUN, "role": "main"}
+    child.kill()
+    snap = resumed.create_snapshot(name=f"e2b-{RUN}", mode="filesystem")
+    assert snap.snapshot_id.startswith("snap-"), snap
+    from_snap = Sandbox.create(snap.snapshot_id, timeout=60, metadata={"run": RUN, "role": "from-snap"})
+    assert from_snap.files.read("/tmp/e2b/hello.txt") == "hello from the SDK\n"
+    from_snap.kill()
+    assert snap.snapshot_id in [s.snapshot_id for s in Sandbox.list_snapshots(sandbox_id=resumed.sandbox_id).next_items()]
+    assert Sandbox.delete_snapshot(snap.snapshot_id) is True
+
+    step("auto-pause at the timeout, then connect")
+    napper = Sandbox.create(timeout=2, lifecycle={"on_timeout": "pause"}, metadata={"run": RUN, "role": "napper"})
+    napper.files.write("/tmp/kept.txt", "kept")
+    deadline = time.monotonic() + 30
+    while napper.get_info().state != SandboxState.PAUSED:
+        assert time.monotonic() < deadline, "not paused 30 s after a 2 s timeout"
+        time.sleep(0.5)
+    woken = Sandbox.connect(napper.sandbox_id, timeout=60)
+    assert woken.files.read("/tmp/kept.txt") == "kept"
+    woken.kill()
+
     step("a sandbox ends at its timeout")
     short = Sandbox.create(timeout=2, metadata={"run": RUN, "role": "short"})
     assert short.is_running()
