@@ -73,3 +73,75 @@ fn js_sdk_and_wire_details() {
     js.env("NODE_PATH", node_modules);
     clients::run_ok(js);
 }
+
+/// E2B end times are kept across a daemon restart: a sandbox whose time ran out while the
+/// daemon was down is ended by the next one, and one whose timeout was moved later before the
+/// restart keeps running.
+#[tokio::test(flavor = "multi_thread")]
+async fn timeouts_survive_a_daemon_restart() {
+    let Some(env) = common::env() else {
+        return;
+    };
+    let registry = common::Registry::start();
+    let image = registry.push(&env.fixtures.join("busybox"), "latest", "busybox");
+    let args = ["--e2b-default-template", image.as_str()];
+    let mut first = common::Daemon::start_with_args(&env, &args);
+    let dir = first.take_dir().expect("owns its state dir");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let api = |d: &common::Daemon, path: &str| format!("{}/e2b{path}", d.url);
+    let create = |d: &common::Daemon| {
+        http.post(api(d, "/v2/sandboxes"))
+            .header("X-API-KEY", common::TEST_KEY)
+            .json(&serde_json::json!({"templateID": "base", "timeout": 6}))
+            .send()
+    };
+    let ends: serde_json::Value = create(&first).await.unwrap().json().await.unwrap();
+    let stays: serde_json::Value = create(&first).await.unwrap().json().await.unwrap();
+    let (ends, stays) = (
+        ends["sandboxID"].as_str().unwrap().to_owned(),
+        stays["sandboxID"].as_str().unwrap().to_owned(),
+    );
+    let moved = http
+        .post(api(&first, &format!("/sandboxes/{stays}/timeout")))
+        .header("X-API-KEY", common::TEST_KEY)
+        .json(&serde_json::json!({"timeout": 600}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 204);
+    first.kill9();
+    drop(first);
+    // Both were running when the daemon died; one's end passes while no daemon runs.
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    let second = common::Daemon::start_in_with_args(&env, dir.path(), &args);
+    let status = |id: String| {
+        let req = http
+            .get(api(&second, &format!("/sandboxes/{id}")))
+            .header("X-API-KEY", common::TEST_KEY);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while status(ends.clone()).await != 404 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sandbox {ends} outlived its end by 20 s after the restart"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        status(stays.clone()).await,
+        200,
+        "the moved timeout must count"
+    );
+    let info: serde_json::Value = http
+        .get(api(&second, &format!("/sandboxes/{stays}")))
+        .header("X-API-KEY", common::TEST_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["state"], "running", "{info}");
+}
