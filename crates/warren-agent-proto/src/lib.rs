@@ -19,6 +19,7 @@ pub mod identity;
 pub mod json;
 pub mod process;
 pub mod warren_fs;
+pub mod watch;
 
 #[cfg(feature = "client")]
 mod client;
@@ -30,6 +31,10 @@ pub use error::{ConnectCode, ConnectError};
 pub use filesystem::*;
 pub use process::*;
 pub use warren_fs::*;
+pub use watch::{
+    CreateWatcherResponse, EventType, FilesystemEvent, GetWatcherEventsResponse, WatchDirResponse,
+    WatchRequest, WatcherRequest,
+};
 
 /// The port envd listens on; the E2B SDK sends it as `E2b-Sandbox-Port`.
 pub const AGENT_PORT: u16 = 49983;

@@ -179,6 +179,32 @@ fn stream_response(body: Body) -> Response<Body> {
         .expect("valid response")
 }
 
+/// The `WatchDir` stream: a start message, then each filesystem event as it comes, keepalives
+/// in silent periods; it ends (with an error end message) only if the watch fails, else when
+/// the client goes away.
+pub fn watch_stream(watch: crate::fs::watch::Watch) -> Response<Body> {
+    use warren_agent_proto::WatchDirResponse;
+    let first = encode_json(&WatchDirResponse::Start(warren_agent_proto::Empty {}));
+    let events = futures_util::stream::unfold(Some(watch), |state| async move {
+        let mut watch = state?;
+        let msg = match tokio::time::timeout(KEEPALIVE, watch.next()).await {
+            Err(_) => encode_json(&WatchDirResponse::Keepalive(warren_agent_proto::Empty {})),
+            Ok(Ok(evs)) => {
+                let mut b = Vec::new();
+                for ev in evs {
+                    b.extend_from_slice(&encode_json(&WatchDirResponse::Filesystem(ev)));
+                }
+                Bytes::from(b)
+            }
+            Ok(Err(e)) => return Some((encode_end_stream(Some(&e)), None)),
+        };
+        Some((msg, Some(watch)))
+    });
+    let s = futures_util::stream::once(async move { first }).chain(events);
+    let body = StreamBody::new(s.map(|b| Ok::<_, std::io::Error>(Frame::data(b))));
+    stream_response(BodyExt::boxed_unsync(body))
+}
+
 /// A stream that failed before its first message: 200 with only the end message.
 pub fn stream_error(e: &ConnectError) -> Response<Body> {
     stream_response(full(encode_end_stream(Some(e))))

@@ -15,13 +15,14 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use warren_agent_proto::{
-    CloseStdinRequest, ConnectCode, ConnectError, ConnectRequest, Empty, EntryResponse,
-    ListDirRequest, ListDirResponse, ListRequest, MoveRequest, PathRequest, SendInputRequest,
-    SendSignalRequest, StartRequest, UpdateRequest, routes, warren_routes,
+    CloseStdinRequest, ConnectCode, ConnectError, ConnectRequest, CreateWatcherResponse, Empty,
+    EntryResponse, GetWatcherEventsResponse, ListDirRequest, ListDirResponse, ListRequest,
+    MoveRequest, PathRequest, SendInputRequest, SendSignalRequest, StartRequest, UpdateRequest,
+    WatchRequest, WatcherRequest, routes, warren_routes,
 };
 
 use crate::agent::Agent;
-use crate::fs::{archive, files_http, ops, perms};
+use crate::fs::{archive, files_http, ops, perms, watch};
 use crate::process;
 use crate::rpc::{self, Body};
 
@@ -222,11 +223,31 @@ async fn rpc_call(agent: Arc<Agent>, req: Request<Incoming>) -> Response<Body> {
             let p = ops::resolve(&r.path, &u)?;
             blocking(move || ops::remove(&p)).await.map(|()| Empty {})
         }),
-        routes::FS_WATCH_DIR => rpc::stream_error(&unimplemented(routes::FS_WATCH_DIR)),
-        p @ (routes::PROCESS_STREAM_INPUT
-        | routes::FS_CREATE_WATCHER
-        | routes::FS_GET_WATCHER_EVENTS
-        | routes::FS_REMOVE_WATCHER) => rpc::unary_error(&unimplemented(p)),
+        routes::FS_WATCH_DIR => {
+            let r = async {
+                let r: WatchRequest = rpc::stream_request(h, body).await?;
+                let u = agent.user(user)?;
+                let p = ops::resolve(&r.path, &u)?;
+                watch::Watch::new(&p, r.recursive)
+            };
+            match r.await {
+                Ok(w) => rpc::watch_stream(w),
+                Err(e) => rpc::stream_error(&e),
+            }
+        }
+        routes::FS_CREATE_WATCHER => unary!(WatchRequest, |r| {
+            let u = agent.user(user)?;
+            let p = ops::resolve(&r.path, &u)?;
+            watch::create_watcher(&p, r.recursive)
+                .map(|watcher_id| CreateWatcherResponse { watcher_id })
+        }),
+        routes::FS_GET_WATCHER_EVENTS => unary!(WatcherRequest, |r| {
+            watch::watcher_events(&r.watcher_id).map(|events| GetWatcherEventsResponse { events })
+        }),
+        routes::FS_REMOVE_WATCHER => unary!(WatcherRequest, |r| {
+            watch::remove_watcher(&r.watcher_id).map(|()| Empty {})
+        }),
+        p @ routes::PROCESS_STREAM_INPUT => rpc::unary_error(&unimplemented(p)),
         p => rpc::unary_error(&ConnectError::new(
             ConnectCode::NotFound,
             format!("unknown procedure {p}"),

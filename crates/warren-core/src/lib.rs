@@ -60,7 +60,9 @@ pub use snapshot::{CreateSnapshot, MAX_BRANCHES, Snapshot};
 pub use ssh_keys::{SshKey, SshPublicKey, ssh_actor};
 pub use terminal::{OpenTerminal, Terminal, TerminalInput};
 /// Agent-side file types the files API passes through (streams, entries).
-pub use warren_agent_proto::{AgentBody, EntryInfo, FileStream, FileType};
+pub use warren_agent_proto::{
+    AgentBody, AgentClient, ENVD_COMPAT_VERSION, EntryInfo, FileStream, FileType,
+};
 pub use warren_images::{
     Credentials, Image, ImageConfig, NoProgress, PullEvent, PullOptions, PullProgress,
 };

@@ -1,7 +1,8 @@
 //! Reaching a sandbox's TCP ports from the host: waking a paused or hibernated sandbox first
 //! ([`Core::wake`], which the preview proxy calls before it sends a request to the sandbox's
 //! address), connecting to a port (the SSH gateway's port forwarding), and listing the ports it
-//! listens on.
+//! listens on, and the raw agent channel of a running sandbox (for front ends that relay envd's
+//! protocol, such as the E2B-compatible routes).
 
 use tokio::net::TcpStream;
 use warren_store::SandboxState;
@@ -76,5 +77,15 @@ impl Core {
             .into_iter()
             .map(|p| (p, sb.spec.network.public_ports.contains(&p)))
             .collect())
+    }
+}
+
+impl Core {
+    /// The agent channel of running sandbox `id`, for relaying envd's wire protocol as it is
+    /// (the E2B SDK's sandbox-side calls). Not a wake-up: a sandbox in another state is a
+    /// [`CoreError::WrongState`], since E2B's clients resume sandboxes explicitly.
+    pub async fn agent_channel(&self, id: &str) -> Result<crate::AgentClient, CoreError> {
+        self.running_sandbox(id, "reach the agent of").await?;
+        self.agent(id).await
     }
 }

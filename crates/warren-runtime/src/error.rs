@@ -160,6 +160,12 @@ pub enum RuntimeError {
         /// Sandbox id.
         id: String,
     },
+    /// The sandbox is being checkpointed: its agent takes no new connection until that ends.
+    #[error("sandbox {id} is being checkpointed; try again when it is done")]
+    Checkpointing {
+        /// Sandbox id.
+        id: String,
+    },
     /// There is no such (complete) snapshot.
     #[error("snapshot {id} does not exist or is incomplete")]
     SnapshotNotFound {

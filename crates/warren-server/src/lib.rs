@@ -11,6 +11,7 @@
 
 mod auth;
 mod convert;
+mod e2b;
 mod error;
 mod http_metrics;
 mod json;
@@ -28,6 +29,7 @@ use axum::Router;
 use axum::middleware;
 use warren_core::Core;
 
+pub use e2b::{BadAlias, E2bConfig, spawn_e2b_timeouts};
 pub use error::ApiError;
 pub use rate_limit::{RateLimit, RateLimiter};
 pub use ui::Sessions;
@@ -46,6 +48,8 @@ pub struct AppState {
     pub preview_domain: String,
     /// The web dashboard's signed-in sessions (see `ui::session`).
     pub sessions: Sessions,
+    /// E2B templates: the alias table and the image of `base` (see `docs/e2b.md`).
+    pub e2b: E2bConfig,
 }
 
 /// The whole API as one router.
@@ -62,6 +66,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             proxy::intercept,
+        ))
+        .layer(middleware::from_fn_with_state(
+            e2b::Front::new(state.clone()),
+            e2b::intercept,
         ))
         .with_state(state)
 }

@@ -107,6 +107,27 @@ pub(crate) async fn intercept(State(st): State<AppState>, req: Request, next: Ne
     }
 }
 
+/// `(sandbox id, port)` a preview host name names (for the E2B front door, which serves the
+/// envd port itself).
+pub(crate) fn preview_target(req: &Request, domain: &str) -> Option<(String, u16)> {
+    host_of(req)
+        .and_then(|h| target_of_host(&h, domain))
+        .map(|t| (t.id, t.port))
+}
+
+/// Serve `req` to `port` of sandbox `id` as a host-form preview request (access checks
+/// included): for the E2B front door's ports other than envd's.
+pub(crate) async fn serve_port(st: &AppState, id: String, port: u16, req: Request) -> Response {
+    let t = Target {
+        id,
+        port,
+        prefix: String::new(),
+    };
+    serve(st, t, req)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
 /// The value of `name` in the `Cookie` headers.
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers

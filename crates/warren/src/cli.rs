@@ -144,6 +144,16 @@ pub struct ServeArgs {
     /// otherwise.
     #[arg(long, env = "WARREN_PREVIEW_DOMAIN", default_value = "localhost")]
     pub preview_domain: String,
+    /// E2B-compatible routes: the image (or snapshot) E2B's `base` template boots.
+    #[arg(long, env = "WARREN_E2B_DEFAULT_TEMPLATE")]
+    pub e2b_default_template: Option<String>,
+    /// E2B-compatible routes: a template alias, `ALIAS=IMAGE-OR-SNAPSHOT` (repeatable).
+    #[arg(
+        long = "e2b-template",
+        env = "WARREN_E2B_TEMPLATES",
+        value_delimiter = ','
+    )]
+    pub e2b_templates: Vec<String>,
     /// Directory archived sandboxes and snapshots go to (default: the state dir's `archive`), unless
     /// an S3 bucket is given.
     #[arg(long, env = "WARREN_ARCHIVE_DIR")]

@@ -151,7 +151,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
     let ssh = start_ssh(&args, &core, state).await?;
 
-    let app = warren_server::router(warren_server::AppState {
+    let e2b =
+        warren_server::E2bConfig::new(args.e2b_default_template.clone(), &args.e2b_templates)?;
+    let app_state = warren_server::AppState {
         core,
         tmp_dir: state.join("tmp/uploads"),
         rate_limiter: warren_server::RateLimiter::new(warren_server::RateLimit {
@@ -160,7 +162,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }),
         preview_domain: args.preview_domain.clone(),
         sessions: warren_server::Sessions::default(),
-    });
+        e2b,
+    };
+    warren_server::spawn_e2b_timeouts(app_state.clone());
+    let app = warren_server::router(app_state);
     match tls {
         Some(config) => crate::tls::serve(listener, config, app, shutdown_signal())
             .await

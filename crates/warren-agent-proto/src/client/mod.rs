@@ -8,6 +8,7 @@
 //! expects; `None` means the agent's default user.
 
 mod files;
+mod killable;
 mod stream;
 
 use std::path::{Path, PathBuf};
@@ -114,6 +115,8 @@ pub type AgentBody = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Syn
 #[derive(Clone)]
 pub struct AgentClient {
     sender: http2::SendRequest<AgentBody>,
+    /// Cuts the byte stream under the connection.
+    switch: std::sync::Arc<killable::KillSwitch>,
 }
 
 impl std::fmt::Debug for AgentClient {
@@ -131,6 +134,8 @@ impl AgentClient {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let switch = std::sync::Arc::new(killable::KillSwitch::default());
+        let stream = killable::Killable::new(stream, switch.clone());
         let (sender, conn) = http2::Builder::new(TokioExecutor::new())
             .initial_stream_window_size(4 << 20)
             .initial_connection_window_size(16 << 20)
@@ -142,7 +147,7 @@ impl AgentClient {
             // The error surfaces to callers as failed requests and `is_closed()`.
             let _ = conn.await;
         });
-        Ok(Self { sender })
+        Ok(Self { sender, switch })
     }
 
     /// Connect to an agent listening on a Unix socket.
@@ -154,6 +159,14 @@ impl AgentClient {
                 source,
             })?;
         Self::handshake(stream).await
+    }
+
+    /// Close the connection now, streams in flight included (they fail), for every clone of
+    /// this handle: before a checkpoint, no host-side connection may stay open into the
+    /// sandbox, and a relayed stream (a client following a process's output) would otherwise
+    /// keep it open for as long as that client wants.
+    pub fn close(&self) {
+        self.switch.kill();
     }
 
     /// True once the connection is gone; the caller should reconnect.
@@ -353,6 +366,14 @@ impl AgentClient {
             return Err(AgentError::protocol("/files answered with no entry"));
         }
         Ok(entries.swap_remove(0))
+    }
+
+    /// Send a request as it is (any route, any body) and return the agent's answer unread:
+    /// for front ends that relay envd's wire protocol from another client (the E2B SDK), so
+    /// streams flow both ways without being decoded here. The URI's path and query are what
+    /// count; its authority is only a label on this connection.
+    pub async fn forward(&self, req: Request<AgentBody>) -> Result<Response<Incoming>, AgentError> {
+        self.send_body(req).await
     }
 
     async fn send(&self, req: Request<Full<Bytes>>) -> Result<Response<Incoming>, AgentError> {

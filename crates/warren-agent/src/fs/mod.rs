@@ -8,3 +8,4 @@ pub mod files_http;
 pub mod ops;
 pub mod path;
 pub mod perms;
+pub mod watch;

@@ -162,6 +162,7 @@ impl ContainerRuntime {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
                 .map_err(super::sb_err(id, "set mode of", dir))?;
         }
+        let _quiet = self.quiesce(id);
         self.release_agent_connections(id).await?;
         if let Err(source) = self.runc.checkpoint(id, &images, &work, false).await {
             return Err(RuntimeError::Checkpoint {
@@ -180,11 +181,24 @@ impl ContainerRuntime {
         self.end_container(id).await
     }
 
+    /// Refuse new agent connections into `id` until the guard is dropped (the dump is over).
+    pub(super) fn quiesce(&self, id: &str) -> Quiesced<'_> {
+        super::lock(&self.dumping).insert(id.to_owned());
+        Quiesced {
+            rt: self,
+            id: id.to_owned(),
+        }
+    }
+
     /// No host-side connection may stay open into a sandbox CRIU dumps: drop ours, and let the
     /// agent see the close (a frozen agent cannot, so a paused sandbox is thawed first; CRIU
     /// freezes it again to dump). Returns whether it was paused.
     pub(super) async fn release_agent_connections(&self, id: &str) -> Result<bool, RuntimeError> {
-        super::lock(&self.agents).remove(id);
+        // Every clone of the cached client shares its connection: closing it ends streams
+        // still in flight too (a process's output followed by a client).
+        if let Some(client) = super::lock(&self.agents).remove(id) {
+            client.close();
+        }
         let Some(st) = self.runc.state(id).await.map_err(Self::runc_err(id))? else {
             return Err(RuntimeError::NotRunning { id: id.to_owned() });
         };
@@ -325,5 +339,17 @@ impl ContainerRuntime {
             self.mount_rootfs(spec, layout)?;
         }
         Ok(())
+    }
+}
+
+/// While alive, the sandbox takes no new agent connection (see `ContainerRuntime::quiesce`).
+pub(super) struct Quiesced<'a> {
+    rt: &'a ContainerRuntime,
+    id: String,
+}
+
+impl Drop for Quiesced<'_> {
+    fn drop(&mut self) {
+        super::lock(&self.rt.dumping).remove(&self.id);
     }
 }

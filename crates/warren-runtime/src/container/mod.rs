@@ -136,6 +136,8 @@ pub struct ContainerRuntime {
     runc: Runc,
     kernel: (u32, u32),
     agents: Mutex<HashMap<String, AgentClient>>,
+    /// Sandboxes being checkpointed: no new agent connection may open into them.
+    dumping: Mutex<HashSet<String>>,
     creating: Mutex<HashSet<String>>,
     disk_pool: Option<std::sync::Arc<disk_pool::DiskPool>>,
 }
@@ -339,6 +341,7 @@ impl ContainerRuntime {
             runc,
             kernel: seccomp::kernel_version(),
             agents: Mutex::default(),
+            dumping: Mutex::default(),
             creating: Mutex::default(),
             disk_pool,
         };
@@ -666,6 +669,10 @@ impl ContainerRuntime {
         let not_found = || RuntimeError::NotFound { id: id.to_owned() };
         if !is_valid_id(id) {
             return Err(not_found());
+        }
+        if lock(&self.dumping).contains(id) {
+            // A connection opened now would be open during the dump, which CRIU refuses.
+            return Err(RuntimeError::Checkpointing { id: id.to_owned() });
         }
         if let Some(c) = lock(&self.agents).get(id)
             && !c.is_closed()

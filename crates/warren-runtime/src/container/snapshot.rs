@@ -264,6 +264,7 @@ impl ContainerRuntime {
         tmp: &SnapshotLayout,
         memory: bool,
     ) -> Result<std::time::Duration, RuntimeError> {
+        let _quiet = memory.then(|| self.quiesce(id));
         let was_paused = if memory {
             self.release_agent_connections(id).await?
         } else {
