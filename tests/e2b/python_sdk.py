@@ -77,6 +77,13 @@ def main():
     assert names == ["bin.dat", "hello.txt"], names
     assert sbx.files.exists("/tmp/e2b/hello.txt")
     assert not sbx.files.exists("/tmp/e2b/nope")
+    # gzip=True sends the body with Content-Encoding: gzip (envd >= 0.5.7): stored decompressed.
+    text = "compressed upload " * 20000
+    sbx.files.write("/tmp/e2bgz/big.txt", text, gzip=True)
+    assert sbx.files.read("/tmp/e2bgz/big.txt") == text
+    assert sbx.files.read("/tmp/e2bgz/big.txt", gzip=True) == text
+    r = sbx.commands.run("wc -c < /tmp/e2bgz/big.txt")
+    assert r.stdout.strip() == str(len(text)), r
     r = sbx.commands.run("cat /tmp/e2b/hello.txt")
     assert r.stdout == "hello from the SDK\n", r.stdout
 

@@ -154,7 +154,16 @@ pub async fn post(agent: Arc<Agent>, req: Request<Incoming>) -> Response<Body> {
                 "path query parameter is required for raw body upload",
             );
         };
-        match write_atomic(&path, &t.user, Source::Body(req.into_body())).await {
+        let gzipped = match content_encoding(req.headers()) {
+            Ok(g) => g,
+            Err(r) => return r,
+        };
+        let source = if gzipped {
+            Source::GzipBody(req.into_body())
+        } else {
+            Source::Body(req.into_body())
+        };
+        match write_atomic(&path, &t.user, source).await {
             Ok(e) => vec![e],
             Err(r) => return r,
         }
@@ -215,12 +224,31 @@ pub async fn post(agent: Arc<Agent>, req: Request<Incoming>) -> Response<Body> {
     crate::rpc::unary_ok(&entries)
 }
 
+/// Whether an upload's body is gzip-compressed (`Content-Encoding: gzip`, which the e2b SDKs
+/// send for `gzip=True` to envd ≥ 0.5.7); any other coding is refused rather than written as-is.
+fn content_encoding(headers: &http::HeaderMap) -> Result<bool, Response<Body>> {
+    match headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+    {
+        None => Ok(false),
+        Some(e) if e.is_empty() || e == "identity" => Ok(false),
+        Some(e) if e == "gzip" => Ok(true),
+        Some(e) => Err(rest_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("unsupported Content-Encoding {e:?}: send the body as is or gzip-compressed"),
+        )),
+    }
+}
+
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Where an upload's bytes come from.
 enum Source {
     /// A streaming request body.
     Body(Incoming),
+    /// A streaming gzip-compressed request body, decompressed on the way to the file.
+    GzipBody(Incoming),
     /// An already buffered multipart part.
     Bytes(Bytes),
 }
@@ -239,8 +267,29 @@ impl Source {
                 }
                 Ok(())
             }
+            Source::GzipBody(mut body) => {
+                let mut gz = flate2::write::GzDecoder::new(Vec::new());
+                while let Some(frame) = body.frame().await {
+                    let frame = frame
+                        .map_err(|e| std::io::Error::other(format!("reading request body: {e}")))?;
+                    if let Some(d) = frame.data_ref() {
+                        std::io::Write::write_all(&mut gz, d).map_err(gzip_error)?;
+                        f.write_all(gz.get_ref()).await?;
+                        gz.get_mut().clear();
+                    }
+                }
+                gz.try_finish().map_err(gzip_error)?;
+                f.write_all(gz.get_ref()).await
+            }
         }
     }
+}
+
+fn gzip_error(e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("the gzip-compressed body is invalid: {e}"),
+    )
 }
 
 async fn write_atomic(

@@ -27,6 +27,8 @@ pub fn io_error(what: &str, path: &Path, e: &io::Error) -> ConnectError {
         ) => ConnectCode::InvalidArgument,
         Some(Errno::ELOOP) => ConnectCode::FailedPrecondition,
         Some(Errno::ENOSPC | Errno::EDQUOT) => ConnectCode::ResourceExhausted,
+        // Bad bytes from the client (a corrupt gzip body), not a failure of the agent's.
+        None if e.kind() == io::ErrorKind::InvalidData => ConnectCode::InvalidArgument,
         _ => ConnectCode::Internal,
     };
     ConnectError::new(code, format!("{what} '{}': {e}", path.display()))
