@@ -84,6 +84,12 @@ def main():
     assert sbx.files.read("/tmp/e2bgz/big.txt", gzip=True) == text
     r = sbx.commands.run("wc -c < /tmp/e2bgz/big.txt")
     assert r.stdout.strip() == str(len(text)), r
+    # Metadata on write (envd >= 0.6.2): kept as user.e2b.* attributes, read back by get_info.
+    written = sbx.files.write("/tmp/e2bgz/meta.txt", "m", metadata={"owner": "alice", "Stage": "two"})
+    assert written.metadata == {"owner": "alice", "stage": "two"}, written
+    info = sbx.files.get_info("/tmp/e2bgz/meta.txt")
+    assert info.metadata == {"owner": "alice", "stage": "two"}, info
+    assert sbx.files.get_info("/tmp/e2bgz/big.txt").metadata is None
     r = sbx.commands.run("cat /tmp/e2b/hello.txt")
     assert r.stdout == "hello from the SDK\n", r.stdout
 

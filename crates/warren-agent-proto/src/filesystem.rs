@@ -150,6 +150,13 @@ pub struct EntryInfo {
         skip_serializing_if = "Option::is_none"
     )]
     pub symlink_target: Option<String>,
+    /// User metadata kept on the file (its `user.` extended attributes; envd ≥ 0.6.2).
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "std::collections::BTreeMap::is_empty"
+    )]
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 /// A request holding one path (`Stat`, `MakeDir`, `Remove`).
@@ -220,7 +227,8 @@ pub struct ListDirResponse {
     pub entries: Vec<EntryInfo>,
 }
 
-/// One element of the JSON array `POST /files` answers: `{"name","type":"file","path"}`.
+/// One element of the JSON array `POST /files` answers: `{"name","type":"file","path"}`, and
+/// `metadata` when the upload set some.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteEntry {
     /// Base name.
@@ -230,6 +238,9 @@ pub struct WriteEntry {
     pub r#type: String,
     /// Absolute path written.
     pub path: String,
+    /// The metadata the upload set on it (envd ≥ 0.6.2).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 /// Format a Unix time as proto3-JSON `Timestamp`: RFC 3339 in UTC with 0, 3, 6 or 9 fractional
@@ -280,6 +291,7 @@ mod tests {
             group: "user".into(),
             modified_time: Some("2024-01-02T03:04:05.123456789Z".into()),
             symlink_target: None,
+            metadata: Default::default(),
         };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(
@@ -304,10 +316,21 @@ mod tests {
             serde_json::to_value(WriteEntry {
                 name: "a".into(),
                 r#type: "file".into(),
-                path: "/a".into()
+                path: "/a".into(),
+                metadata: Default::default(),
             })
             .unwrap(),
             json!({"name": "a", "type": "file", "path": "/a"})
+        );
+        let with_metadata = WriteEntry {
+            name: "a".into(),
+            r#type: "file".into(),
+            path: "/a".into(),
+            metadata: [("owner".to_owned(), "alice".to_owned())].into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&with_metadata).unwrap()["metadata"],
+            json!({"owner": "alice"})
         );
     }
 

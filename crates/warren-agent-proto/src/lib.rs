@@ -40,7 +40,7 @@ pub use watch::{
 pub const AGENT_PORT: u16 = 49983;
 
 /// The envd version this agent claims to implement (the SDK gates features on it).
-pub const ENVD_COMPAT_VERSION: &str = "0.5.7";
+pub const ENVD_COMPAT_VERSION: &str = "0.6.2";
 
 /// Largest single Connect envelope either side accepts.
 pub const MAX_ENVELOPE_BYTES: usize = 16 * 1024 * 1024;

@@ -42,6 +42,7 @@ pub fn from_metadata(path: &Path, meta: &Metadata, users: &UserDb) -> EntryInfo 
         group: users.group_name(meta.gid()),
         modified_time: Some(format_timestamp(meta.mtime(), meta.mtime_nsec() as u32)),
         symlink_target: symlink_target.map(|t| t.to_string_lossy().into_owned()),
+        metadata: super::xattr::get_all(path),
     }
 }
 

@@ -26,6 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use warren_agent_proto::{ConnectError, WriteEntry};
 
 use super::ops::{self, io_error};
+use super::xattr;
 use crate::agent::Agent;
 use crate::rpc::{Body, rest_error, rest_error_from};
 use crate::server::request_user;
@@ -141,6 +142,10 @@ pub async fn post(agent: Arc<Agent>, req: Request<Incoming>) -> Response<Body> {
         Ok(t) => t,
         Err(r) => return r,
     };
+    let metadata = match xattr::from_headers(req.headers()) {
+        Ok(m) => m,
+        Err(why) => return rest_error(StatusCode::BAD_REQUEST, why),
+    };
     let ct = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -163,7 +168,7 @@ pub async fn post(agent: Arc<Agent>, req: Request<Incoming>) -> Response<Body> {
         } else {
             Source::Body(req.into_body())
         };
-        match write_atomic(&path, &t.user, source).await {
+        match write_atomic(&path, &t.user, source, &metadata).await {
             Ok(e) => vec![e],
             Err(r) => return r,
         }
@@ -207,7 +212,7 @@ pub async fn post(agent: Arc<Agent>, req: Request<Incoming>) -> Response<Body> {
                     ),
                 );
             }
-            match write_atomic(&path, &t.user, Source::Bytes(part.data.clone())).await {
+            match write_atomic(&path, &t.user, Source::Bytes(part.data.clone()), &metadata).await {
                 Ok(e) => out.push(e),
                 Err(r) => return r,
             }
@@ -296,6 +301,7 @@ async fn write_atomic(
     path: &Path,
     user: &User,
     source: Source,
+    metadata: &std::collections::BTreeMap<String, String>,
 ) -> Result<WriteEntry, Response<Body>> {
     let err = |e: ConnectError| rest_error_from(&e);
     let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
@@ -353,6 +359,8 @@ async fn write_atomic(
             .await
             .map_err(|e| io_error("cannot chmod", &tmp, &e))?;
         ops::chown(&tmp, user)?;
+        xattr::set_all(&tmp, metadata)
+            .map_err(|e| io_error("cannot set the metadata of", path, &e))?;
         tokio::fs::rename(&tmp, path)
             .await
             .map_err(|e| io_error("cannot replace", path, &e))
@@ -366,6 +374,7 @@ async fn write_atomic(
         name,
         r#type: "file".into(),
         path: path.to_string_lossy().into_owned(),
+        metadata: metadata.clone(),
     })
 }
 

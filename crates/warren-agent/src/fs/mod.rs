@@ -9,3 +9,4 @@ pub mod ops;
 pub mod path;
 pub mod perms;
 pub mod watch;
+pub mod xattr;
