@@ -124,10 +124,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{addr}");
     println!("warren {} is listening on {url}", env!("CARGO_PKG_VERSION"));
-    println!(
-        "  API: {url}/v1   (state: {}; the web UI is on the roadmap)",
-        state.display()
-    );
+    println!("  Web UI: {url}/ui/   (sign in with an API key)");
+    println!("  API: {url}/v1   (state: {})", state.display());
     match first_key {
         Some(key) => {
             println!("  API key (shown once, store it safely): {}", key.secret);
