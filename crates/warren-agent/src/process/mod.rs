@@ -231,8 +231,11 @@ fn signal_process(p: &Proc, sig: NixSignal) -> nix::Result<()> {
     if p.pty().is_some() {
         return kill(Pid::from_raw(-pid), sig).or_else(|_| kill(Pid::from_raw(pid), sig));
     }
+    // The tree first: once `p` is dead its children are re-parented to the agent and no
+    // longer look like its own.
+    let tree = descendants(p.pid);
     let result = kill(Pid::from_raw(pid), sig);
-    for child in descendants(p.pid) {
+    for child in tree {
         let _ = kill(Pid::from_raw(child as i32), sig);
     }
     result
