@@ -17,6 +17,7 @@ use warren_core::{AgentBody, SandboxState};
 
 use super::error::E2bError;
 use crate::AppState;
+use crate::proxy::same_secret;
 
 /// The port envd listens on in an E2B sandbox.
 pub(crate) const ENVD_PORT: u16 = 49983;
@@ -52,15 +53,6 @@ pub(crate) fn target_by_header(headers: &HeaderMap) -> Option<Result<(String, u1
         },
     };
     Some(Ok((id, port)))
-}
-
-/// Constant-time comparison of secrets.
-fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 /// Serve a sandbox-side request for port `port` of sandbox `id`.
